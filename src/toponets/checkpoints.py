@@ -1,0 +1,130 @@
+"""Checkpoints: safetensors weights plus a JSON sidecar, and the authors' formats.
+
+Our format is ``<name>.safetensors`` with ``<name>.json`` beside it holding the
+model family and options (enough to rebuild the module), the topographic
+layers, factor and tau, the training step, the resolved config and the git
+commit. Loading never unpickles code. The authors' released ``.pt`` files
+(METHODS §1.7) are read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from .io import atomic_path
+from .models import build
+
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel, torch.compile
+
+
+def sidecar_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout this code runs from, or None outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    family: str,
+    options: dict[str, Any],
+    *,
+    topographic_layers: list[str],
+    factor: float | tuple[float, float],
+    tau: float,
+    step: int,
+    config: dict[str, Any] | None = None,
+) -> None:
+    """Write weights to `path` (.safetensors) and the metadata sidecar, each atomically."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"checkpoint path must end in .safetensors, got {path}")
+    meta = {
+        "model": {"family": family, "options": options},
+        "topo": {"layers": list(topographic_layers), "factor": factor, "tau": tau},
+        "step": step,
+        "config": config or {},
+        "git_commit": git_commit(),
+    }
+    with atomic_path(path) as tmp:
+        save_model(model, str(tmp))
+    with atomic_path(sidecar_path(path)) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The sidecar of checkpoint `path`."""
+    side = sidecar_path(path)
+    if not side.exists():
+        raise FileNotFoundError(f"checkpoint metadata {side} is missing; it is written beside {Path(path).name}")
+    return json.loads(side.read_text())
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model described by the sidecar and load the weights of checkpoint `path`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    meta = read_meta(path)
+    model = build(meta["model"]["family"], **meta["model"]["options"])
+    load_model(model, str(path), strict=True, device=str(device))
+    return model.to(device), meta
+
+
+def _strip_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state.items():
+        for prefix in _WRAPPER_PREFIXES:
+            key = key.removeprefix(prefix)
+        out[key] = value
+    return out
+
+
+def load_authors_checkpoint(path: str | Path, family: str, **options) -> nn.Module:
+    """A model of `family` with the weights of one of the authors' released ``.pt`` files.
+
+    Formats: a bare ResNet state dict (BlurPool ``.conv`` keys); a torchvision
+    reference checkpoint ``{"model": state_dict, ...}`` (ViT); a nanoGPT
+    checkpoint ``{"model": state_dict, "model_args": {...}}`` whose args
+    become the builder's options.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; download it or point the config at it")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
+        raise ValueError(f"{path} is not a weights-only PyTorch checkpoint: {err}") from err
+    if not isinstance(blob, dict):
+        raise ValueError(f"{path} holds a {type(blob).__name__}, expected a state dict")
+    if "model_args" in blob:
+        options = {**blob["model_args"], **options}
+    state = blob.get("model", blob)
+    state = {k: v for k, v in _strip_wrappers(state).items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
+    model = build(family, **options)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    tied = {"lm_head.weight", "transformer.wte.weight"}
+    missing = [k for k in missing if k not in tied or not (tied & state.keys())]
+    if missing or unexpected:
+        raise ValueError(
+            f"{path} does not fit a '{family}' model with options {options}: "
+            f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    return model

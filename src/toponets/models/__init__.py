@@ -1,0 +1,69 @@
+"""Model zoo: one builder per family and the registry of topographic layers.
+
+`build(name, **options)` makes a fresh model; `topographic_layers(model,
+family, placement)` names the layers that get TopoLoss (METHODS §1.6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import partial
+
+from torch import nn
+
+from .gpt_neo import build_gpt_neo
+from .nanogpt import build_nanogpt
+from .resnet import build_resnet
+from .vit import build_vit
+
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "resnet18": partial(build_resnet, 18),
+    "resnet50": partial(build_resnet, 50),
+    "vit_b_32": build_vit,
+    "gpt_neo": build_gpt_neo,
+    "nanogpt": build_nanogpt,
+}
+
+VISION = ("resnet18", "resnet50", "vit_b_32")
+LANGUAGE = ("gpt_neo", "nanogpt")
+
+# Which modules carry the loss, per family and placement, as full-name patterns.
+# ResNets: every conv of the residual blocks (BlurPool wraps some: the inner
+# `.conv` is the real Conv2d). "tdann": one layer per ResNet-18 BasicBlock, the
+# block's second conv, whose channels are the block's output, i.e. the 8
+# locations at which TDANN (Margalit et al. 2024) places its units.
+_PATTERNS: dict[tuple[str, str], str] = {
+    ("resnet18", "paper"): r"layer[1-4]\.\d+\.(conv[12]|downsample\.0)(\.conv)?",
+    ("resnet50", "paper"): r"layer[1-4]\.\d+\.(conv[123]|downsample\.0)(\.conv)?",
+    ("resnet18", "tdann"): r"layer[1-4]\.[01]\.conv2",
+    ("vit_b_32", "paper"): r"encoder\.layers\.encoder_layer_\d+\.mlp\.3",
+    ("gpt_neo", "paper"): r"transformer\.h\.\d+\.mlp\.c_fc",
+    ("nanogpt", "paper"): r"transformer\.h\.\d+\.mlp\.c_fc",
+}
+
+
+def build(name: str, **options) -> nn.Module:
+    """A freshly initialised model of family `name` (see `BUILDERS`)."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model family '{name}'; choose one of {sorted(BUILDERS)}")
+    try:
+        return BUILDERS[name](**options)
+    except TypeError as err:
+        raise TypeError(f"bad options for model '{name}': {err}") from err
+
+
+def topographic_layers(model: nn.Module, family: str, placement: str = "paper") -> list[str]:
+    """Names of the Linear/Conv2d layers of `model` that get TopoLoss, in module order."""
+    if (family, placement) not in _PATTERNS:
+        known = sorted(f"{f}/{p}" for f, p in _PATTERNS)
+        raise ValueError(f"no topographic placement '{placement}' for family '{family}'; known: {known}")
+    pattern = re.compile(_PATTERNS[(family, placement)])
+    names = [
+        name
+        for name, module in model.named_modules()
+        if pattern.fullmatch(name) and isinstance(module, (nn.Linear, nn.Conv2d))
+    ]
+    if not names:
+        raise ValueError(f"model has no layers matching the '{placement}' placement of family '{family}'")
+    return names
