@@ -118,13 +118,14 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> nn.Modu
     state = blob.get("model", blob)
     state = {k: v for k, v in _strip_wrappers(state).items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
     model = build(family, **options)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    misfit = f"{path} does not fit a '{family}' model with options {options}"
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        detail = "; ".join(line.strip() for line in str(err).splitlines()[1:4])
+        raise ValueError(f"{misfit}: {detail} ...") from err
     tied = {"lm_head.weight", "transformer.wte.weight"}
     missing = [k for k in missing if k not in tied or not (tied & state.keys())]
     if missing or unexpected:
-        raise ValueError(
-            f"{path} does not fit a '{family}' model with options {options}: "
-            f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
-        )
+        raise ValueError(f"{misfit}: missing keys {missing[:5]}, unexpected keys {unexpected[:5]}")
     return model

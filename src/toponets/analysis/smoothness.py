@@ -1,0 +1,168 @@
+"""Smoothness: how much unit-to-unit response correlation falls off with sheet distance.
+
+The paper's definition (METHODS §2.1): per topographic layer, Pearson r across
+stimuli between every pair of units, binned by the Euclidean distance between
+the units' (row, col) sheet positions; smoothness = highest - lowest binned
+value. Bins are equal-width over [0, max distance] with the maximum in the last
+bin; a bin's value is the mean r of its pairs (NaN when empty). Units with zero
+variance have no r and are left out.
+
+Responses are never stored: float64 sums and cross-products are accumulated
+batch by batch (on the responses' device), so 3,072 units x 100,000 stimuli
+cost one units x units matrix per layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import closing
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..sheet import Sheet, sheet_for
+from .activations import stream_activations
+
+
+class CorrelationAccumulator:
+    """Pearson correlation between the columns of a (stimuli, units) stream, one batch at a time.
+
+    Data are shifted by the first batch's mean before the float64 sums are
+    taken, which keeps the covariance accurate when means dwarf spreads.
+    """
+
+    def __init__(self, units: int):
+        if units < 2:
+            raise ValueError(f"correlating units needs at least 2 units, got {units}")
+        self.units = units
+        self.n = 0
+        self._shift = self._sum = self._cross = self._min = self._max = None
+
+    def update(self, responses: torch.Tensor | np.ndarray) -> None:
+        """Add a (B, units) batch of responses."""
+        x = torch.as_tensor(responses).to(torch.float64)
+        if x.dim() != 2 or x.shape[1] != self.units:
+            raise ValueError(f"expected a (batch, {self.units}) array of responses, got shape {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            return
+        if self._shift is None:
+            self._shift = x.mean(dim=0)
+            self._sum = torch.zeros_like(self._shift)
+            self._cross = torch.zeros(self.units, self.units, dtype=torch.float64, device=x.device)
+            self._min, self._max = x.amin(dim=0), x.amax(dim=0)
+        else:
+            self._min = torch.minimum(self._min, x.amin(dim=0))
+            self._max = torch.maximum(self._max, x.amax(dim=0))
+        x = x - self._shift
+        self._sum += x.sum(dim=0)
+        self._cross.addmm_(x.T, x)
+        self.n += x.shape[0]
+
+    def correlation(self) -> np.ndarray:
+        """(units, units) float64 Pearson r; rows and columns of constant units are NaN."""
+        if self.n < 2:
+            raise ValueError(f"Pearson correlation needs at least 2 stimuli, got {self.n}")
+        mean = self._sum / self.n
+        cov = (self._cross - self.n * torch.outer(mean, mean)) / (self.n - 1)
+        std = cov.diagonal().clamp(min=0).sqrt()
+        r = (cov / torch.outer(std, std)).clamp(-1.0, 1.0)
+        constant = self._min == self._max
+        r[constant, :] = torch.nan
+        r[:, constant] = torch.nan
+        return r.cpu().numpy()
+
+
+@dataclass(frozen=True)
+class DistanceBins:
+    """Distance bin of every unit pair of a sheet, in upper-triangle (i < j, row-major) order."""
+
+    edges: np.ndarray  # (bins + 1,) over [0, max distance]
+    index: np.ndarray  # (pairs,) bin of each pair
+    upper: np.ndarray  # (units, units) boolean mask of the pairs i < j
+
+    @property
+    def centres(self) -> np.ndarray:
+        return (self.edges[:-1] + self.edges[1:]) / 2
+
+
+@lru_cache(maxsize=32)
+def distance_bins(sheet: Sheet, bins: int = 20) -> DistanceBins:
+    """Equal-width distance bins over [0, max distance] for `sheet`; the maximum falls in the last bin."""
+    if bins < 1:
+        raise ValueError(f"need at least one distance bin, got {bins}")
+    if sheet.units < 2:
+        raise ValueError(f"a {sheet.height}x{sheet.width} sheet has no unit pairs")
+    distances = sheet.pairwise_distances()  # scipy pdist order == upper-triangle row-major order
+    edges = np.linspace(0.0, distances.max(), bins + 1)
+    index = np.minimum(np.searchsorted(edges, distances, side="right") - 1, bins - 1)
+    upper = np.triu(np.ones((sheet.units, sheet.units), dtype=bool), k=1)
+    return DistanceBins(edges=edges, index=index.astype(np.intp), upper=upper)
+
+
+@dataclass(frozen=True)
+class SmoothnessResult:
+    """A layer's binned correlation-vs-distance curve and its smoothness (max - min of the curve)."""
+
+    distance: np.ndarray  # (bins,) bin centres, in sheet units
+    r: np.ndarray  # (bins,) mean Pearson r of the pairs in each bin; NaN where none
+    pairs: np.ndarray  # (bins,) number of pairs with a defined r in each bin
+    score: float  # NaN when no bin has a value
+
+
+def correlation_profile(corr: np.ndarray, sheet: Sheet, bins: int = 20) -> SmoothnessResult:
+    """Bin the pairwise correlations `corr` (units x units, NaN = undefined) of `sheet` by distance."""
+    corr = np.asarray(corr)
+    if corr.shape != (sheet.units, sheet.units):
+        raise ValueError(f"expected a {sheet.units}x{sheet.units} correlation matrix, got shape {corr.shape}")
+    binning = distance_bins(sheet, bins)
+    r = corr[binning.upper]
+    defined = ~np.isnan(r)
+    index = binning.index[defined]
+    pairs = np.bincount(index, minlength=bins)
+    sums = np.bincount(index, weights=r[defined], minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curve = sums / pairs
+    score = float(np.nanmax(curve) - np.nanmin(curve)) if pairs.any() else float("nan")
+    return SmoothnessResult(distance=binning.centres, r=curve, pairs=pairs, score=score)
+
+
+def layer_smoothness(responses: Iterable[torch.Tensor | np.ndarray], bins: int = 20) -> SmoothnessResult:
+    """Smoothness of one layer from a stream of (B, units) responses; the sheet follows `sheet_for(units)`."""
+    accumulator = None
+    for batch in responses:
+        if accumulator is None:
+            accumulator = CorrelationAccumulator(batch.shape[1])
+        accumulator.update(batch)
+    if accumulator is None:
+        raise ValueError("no responses to correlate")
+    return correlation_profile(accumulator.correlation(), sheet_for(accumulator.units), bins)
+
+
+def model_smoothness(
+    model: nn.Module,
+    layers: Iterable[str],
+    batches: Iterable,
+    device: str | torch.device = "cpu",
+    bins: int = 20,
+    reduce: str = "mean",
+) -> tuple[dict[str, SmoothnessResult], int]:
+    """Smoothness of each of `layers` over the stimuli in `batches`, in one pass; also the stimulus count."""
+    layers = list(layers)
+    accumulators: dict[str, CorrelationAccumulator] = {}
+    with closing(stream_activations(model, layers, batches, device=device, reduce=reduce)) as stream:
+        for responses in stream:
+            for name, x in responses.items():
+                if name not in accumulators:
+                    accumulators[name] = CorrelationAccumulator(x.shape[1])
+                accumulators[name].update(x)
+    if not accumulators:
+        raise ValueError("no stimuli: the batches were empty")
+    n = next(iter(accumulators.values())).n
+    results = {
+        name: correlation_profile(accumulators[name].correlation(), sheet_for(accumulators[name].units), bins)
+        for name in layers
+    }
+    return results, n

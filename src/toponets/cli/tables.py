@@ -1,0 +1,34 @@
+"""Build a tidy table from evaluation outputs.
+
+    python -m toponets.cli.tables metrics --out T.csv EVAL.json ...
+    python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
+    python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..tables import curves_table, metrics_table, per_layer_table, write_csv
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["metrics", "per-layer", "curves"])
+    parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
+    args = parser.parse_args(argv)
+    if args.kind == "metrics":
+        table = metrics_table(args.inputs)
+    elif args.kind == "per-layer":
+        if not args.metric:
+            parser.error("per-layer tables need --metric")
+        table = per_layer_table(args.inputs, args.metric)
+    else:
+        table = curves_table(args.inputs)
+    write_csv(table, args.out)
+
+
+if __name__ == "__main__":
+    main()

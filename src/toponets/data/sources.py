@@ -1,0 +1,161 @@
+"""Dataset sources: a user path, or a checksummed download that a mirror can serve offline.
+
+A source is a dict from the YAML config, one of
+
+    {path: <local file or directory>, sha256: <optional, files only>}
+    {url: <optional>, sha256: <required>, filename: <optional>, mirror_path: <optional>}
+
+`filename` defaults to the last part of the URL (or of `mirror_path`);
+`mirror_path` is the file's path inside a mirror directory and defaults to
+`filename`. The mirror directory is the `mirror` argument, else the
+environment variable TOPONETS_MIRROR. `fetch` prefers a verified copy already
+in the destination, then the mirror, then the URL, so reruns and offline
+machines never download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from toponets.io import atomic_path
+
+MIRROR_ENV = "TOPONETS_MIRROR"
+CHUNK = 1 << 20
+PATH_KEYS = {"path", "sha256"}
+DOWNLOAD_KEYS = {"url", "sha256", "filename", "mirror_path"}
+
+
+class DataSourceError(RuntimeError):
+    """A dataset file is missing, corrupt or described wrongly; the message says how to fix it."""
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in chunks so large archives need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
+    """The mirror directory: the argument, else $TOPONETS_MIRROR, else None."""
+    mirror = mirror or os.environ.get(MIRROR_ENV)
+    return Path(mirror).expanduser() if mirror else None
+
+
+def filename(source: Mapping) -> str:
+    """The local file name of a download source."""
+    if source.get("filename"):
+        return source["filename"]
+    if source.get("url"):
+        name = PurePosixPath(urllib.parse.urlparse(source["url"]).path).name
+        if name:
+            return name
+    if source.get("mirror_path"):
+        return PurePosixPath(source["mirror_path"]).name
+    raise DataSourceError(f"source {dict(source)} names no file: give `filename:` (or a `url:` ending in one)")
+
+
+def fetch(source: Mapping, dest_dir: str | os.PathLike, mirror: str | os.PathLike | None = None) -> Path:
+    """Return a local, verified copy of `source`, fetching it into `dest_dir` if needed."""
+    if "path" in source:
+        return _user_path(source)
+    _check_keys(source, DOWNLOAD_KEYS)
+    if not source.get("sha256"):
+        raise DataSourceError(f"download source {dict(source)} has no `sha256:`; add the file's checksum to the config")
+    name, expected = filename(source), source["sha256"].lower()
+    dest = Path(dest_dir) / name
+
+    if dest.is_file() and sha256sum(dest) == expected:
+        return dest
+    mirror = mirror_dir(mirror)
+    if mirror is not None:
+        candidate = mirror / source.get("mirror_path", name)
+        if candidate.is_file():
+            _verify(candidate, expected, source, mirror)
+            with atomic_path(dest) as tmp:
+                _link_or_copy(candidate, tmp)
+            return dest
+    if source.get("url"):
+        _download(source["url"], dest, expected, source, mirror)
+        return dest
+    where = f"the mirror {mirror}" if mirror else f"any mirror (${MIRROR_ENV} is not set)"
+    raise DataSourceError(f"{name} is not in {where} and its source has no `url:`. {_how_to(source, mirror)}")
+
+
+def _user_path(source: Mapping) -> Path:
+    _check_keys(source, PATH_KEYS)
+    path = Path(source["path"]).expanduser()
+    if not path.exists():
+        raise DataSourceError(f"{path} does not exist; fix `path:` in the config to point at the data")
+    if source.get("sha256"):
+        if not path.is_file():
+            raise DataSourceError(f"{path} is a directory, but its source gives a `sha256:`, which only files have")
+        actual = sha256sum(path)
+        if actual != source["sha256"].lower():
+            raise DataSourceError(
+                f"{path} has sha256 {actual}, expected {source['sha256']}; "
+                "replace it with a good copy or fix `sha256:` in the config"
+            )
+    return path
+
+
+def _check_keys(source: Mapping, allowed: set[str]) -> None:
+    unknown = set(source) - allowed
+    if unknown:
+        raise DataSourceError(
+            f"source {dict(source)} has unknown keys {sorted(unknown)}; "
+            f"a source is either {sorted(PATH_KEYS)} or {sorted(DOWNLOAD_KEYS)}"
+        )
+
+
+def _verify(path: Path, expected: str, source: Mapping, mirror: Path | None) -> None:
+    actual = sha256sum(path)
+    if actual != expected:
+        raise DataSourceError(
+            f"{path} is corrupt: sha256 {actual}, expected {expected}. {_how_to(source, mirror)}"
+        )
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link `src` to `dst` (no copy on the same file system), else copy it."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _download(url: str, dest: Path, expected: str, source: Mapping, mirror: Path | None) -> None:
+    """Stream `url` into a temporary file, hashing as it goes; keep it only if the checksum matches."""
+    digest = hashlib.sha256()
+    with atomic_path(dest) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                while chunk := response.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except (urllib.error.URLError, OSError) as e:
+            raise DataSourceError(f"downloading {url} failed ({e}). {_how_to(source, mirror)}") from e
+        if digest.hexdigest() != expected:
+            raise DataSourceError(
+                f"download of {url} has sha256 {digest.hexdigest()}, expected {expected}; "
+                f"nothing was kept. {_how_to(source, mirror)}"
+            )
+
+
+def _how_to(source: Mapping, mirror: Path | None) -> str:
+    relative = source.get("mirror_path") or filename(source)
+    target = mirror / relative if mirror else f"<mirror>/{relative}"
+    return (
+        f"To supply it: set `path:` in the config to a local copy, or put a good copy at {target}, "
+        f"or set {MIRROR_ENV} to a mirror directory that holds {relative}."
+    )

@@ -1,0 +1,105 @@
+"""The experiment grid: which (model, tau, seed) runs a config asks for, and their specs.
+
+A config lists experiments (a named model family with builder options, the
+topographic placement, the blur factor, a list of taus and a training recipe)
+and seeds. Each (experiment, tau, seed) is one training run; its "spec" is
+the resolved dict the training entry point receives and the checkpoint
+sidecar records. tau 0 is the baseline, named like every other run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_neo": "language", "nanogpt": "language"}
+
+
+def tau_label(tau: float) -> str:
+    """How a tau appears in paths: 0, 0.5, 1, 50 (no trailing zeros)."""
+    return f"{float(tau):g}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the grid."""
+
+    model: str
+    tau: float
+    seed: int
+    spec: dict[str, Any]
+
+    @property
+    def tau_label(self) -> str:
+        return tau_label(self.tau)
+
+    @property
+    def family(self) -> str:
+        return self.spec["family"]
+
+    @property
+    def kind(self) -> str:
+        return KIND[self.family]
+
+
+def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any]:
+    """The resolved spec of one run of `experiment`."""
+    return {
+        "name": experiment["name"],
+        "family": experiment["family"],
+        "options": dict(experiment.get("options", {})),
+        "placement": experiment.get("placement", "paper"),
+        "factor": experiment.get("factor", 3.0),
+        "tau": float(tau),
+        "seed": int(seed),
+        "recipe": dict(experiment.get("recipe", {})),
+    }
+
+
+def runs(config: dict[str, Any]) -> list[Run]:
+    """Every (experiment, tau, seed) of the config, in config order."""
+    return [
+        Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed))
+        for exp in config["experiments"]
+        for tau in exp["taus"]
+        for seed in config["seeds"]
+    ]
+
+
+def find_run(config: dict[str, Any], model: str, tau: str, seed: str | int) -> Run:
+    """The run named by path wildcards (tau as its label)."""
+    for run in runs(config):
+        if run.model == model and run.tau_label == tau and run.seed == int(seed):
+            return run
+    raise KeyError(f"no run model={model} tau={tau} seed={seed} in the config's experiments")
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Checks the JSON schema cannot express; raises ValueError naming the key and the fix."""
+    names = [exp["name"] for exp in config["experiments"]]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"experiments: names must be unique, {duplicates} appear more than once")
+    for exp in config["experiments"]:
+        labels = [tau_label(t) for t in exp["taus"]]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"experiments[{exp['name']}].taus: repeated value in {exp['taus']}")
+
+
+def missing_paths(config: dict[str, Any], base: str | Path = ".") -> list[str]:
+    """One message per configured local path that does not exist (relative paths from `base`)."""
+    base = Path(base)
+    problems = []
+    if config.get("mirror") and not (base / config["mirror"]).is_dir():
+        problems.append(
+            f"mirror: directory {config['mirror']} does not exist; point it at a data mirror (such as ../shared/data) or set it to null"
+        )
+    for key, dataset in config.get("data", {}).items():
+        path = dataset.get("source", {}).get("path")
+        if path and not (base / path).exists():
+            problems.append(
+                f"data.{key}.source.path: {path} does not exist; give the path of the dataset on this machine, "
+                "or replace `path` by a download source (sha256 with url or mirror_path)"
+            )
+    return problems

@@ -1,0 +1,66 @@
+"""Tidy tables from per-checkpoint evaluation outputs.
+
+Evaluation files live at ``.../eval/<analysis>/<model>/tau<tau>/seed<seed>.<ext>``;
+the path names the run, so a table row gets (model, tau, seed) from it.
+Metric tables have one row per model x tau x seed x metric; curve tables
+add the run columns to the curve's own columns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .io import atomic_path
+
+_RUN_PATH = re.compile(r"(?P<analysis>[^/]+)/(?P<model>[^/]+)/tau(?P<tau>[0-9.e+-]+)/seed(?P<seed>\d+)\.[a-z]+$")
+
+
+def run_of(path: str | Path) -> dict:
+    """{analysis, model, tau, seed} named by an evaluation output path."""
+    match = _RUN_PATH.search(Path(path).as_posix())
+    if not match:
+        raise ValueError(f"{path} is not an evaluation output path of the form <analysis>/<model>/tau<tau>/seed<seed>.<ext>")
+    run = match.groupdict()
+    return {**run, "tau": float(run["tau"]), "seed": int(run["seed"])}
+
+
+def metrics_table(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per run and metric from evaluation JSON files ``{"metrics": {name: value}}``."""
+    rows = []
+    for path in paths:
+        run = run_of(path)
+        for metric, value in json.loads(Path(path).read_text())["metrics"].items():
+            rows.append({"model": run["model"], "tau": run["tau"], "seed": run["seed"], "metric": metric, "value": value})
+    return pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"])
+
+
+def per_layer_table(paths: list[str | Path], metric: str) -> pd.DataFrame:
+    """One row per run and layer from evaluation JSON files ``{"per_layer": {layer: value}}``."""
+    rows = [
+        {"model": run["model"], "tau": run["tau"], "seed": run["seed"], "layer": layer, metric: value}
+        for path in paths
+        for run in [run_of(path)]
+        for layer, value in json.loads(Path(path).read_text())["per_layer"].items()
+    ]
+    return pd.DataFrame(rows, columns=["model", "tau", "seed", "layer", metric])
+
+
+def curves_table(paths: list[str | Path]) -> pd.DataFrame:
+    """Concatenate per-run curve CSVs, with the run's model, tau and seed in front."""
+    frames = []
+    for path in paths:
+        run = run_of(path)
+        frame = pd.read_csv(path)
+        frames.append(frame.assign(model=run["model"], tau=run["tau"], seed=run["seed"]))
+    table = pd.concat(frames, ignore_index=True)
+    front = ["model", "tau", "seed"]
+    return table[front + [c for c in table.columns if c not in front]]
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)

@@ -1,0 +1,185 @@
+"""Pieces every training loop shares: device, seeds, resumable state, a NaN
+guard, the JSON-lines metrics log and the progress bar.
+
+The training state is a separate file from the final checkpoint (Snakemake
+deletes declared outputs before a rerun), written atomically, and holds only
+tensors and plain Python values so it loads with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..io import atomic_path
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """"auto" -> CUDA when available, else the CPU; anything else is passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device '{name}' was asked for but CUDA is not available here; use --device cpu or auto")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """The global generators' states as tensors and plain values (weights-only safe)."""
+    numpy_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {**numpy_state, "state": {**numpy_state["state"], "key": torch.from_numpy(numpy_state["state"]["key"])}},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of `rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy_state = state["numpy"]
+    np.random.set_state({**numpy_state, "state": {**numpy_state["state"], "key": numpy_state["state"]["key"].numpy()}})
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_state(
+    path: str | Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    step: int,
+    config: dict[str, Any],
+) -> None:
+    """Atomically write everything needed to continue training after `step` optimizer steps."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(),
+        "step": step,
+        "rng": rng_state(),
+        "config": json.dumps(config, sort_keys=True),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(
+    path: str | Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    config: dict[str, Any],
+) -> int:
+    """Restore a state written by `save_state` into the given objects; return its step.
+
+    The state must come from the same resolved config: resuming a different
+    experiment from it would silently mix two runs.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        raise RuntimeError(f"training state {path} cannot be read ({err}); delete it to start this run afresh") from err
+    if state["config"] != json.dumps(config, sort_keys=True):
+        raise RuntimeError(
+            f"training state {path} was written by a run with a different config; "
+            "delete it to start afresh, or restore the config it was made with"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    return state["step"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+class LossGuard:
+    """Stops training at the first non-finite loss, naming the step and the last finite losses."""
+
+    def __init__(self, keep: int = 5):
+        self.recent: deque[tuple[int, float]] = deque(maxlen=keep)
+
+    def check(self, step: int, loss: float, **parts: float) -> None:
+        if math.isfinite(loss):
+            self.recent.append((step, loss))
+            return
+        detail = ", ".join(f"{name}={value:.4g}" for name, value in parts.items())
+        history = ", ".join(f"step {s}: {v:.4g}" for s, v in self.recent) or "none yet"
+        raise NonFiniteLossError(
+            f"loss became {loss} at step {step} ({detail}); last finite losses: {history}. "
+            "Lower the learning rate or tau, or check the input data."
+        )
+
+
+class MetricsLog:
+    """A JSON-lines log of dicts, each with a "step".
+
+    Starting fresh (``resume_step=None``) empties the file. Resuming from step
+    ``s`` keeps the records with step <= s and drops the rest (written after
+    the state was saved, they will be written again), so the log never holds
+    a step twice.
+    """
+
+    def __init__(self, path: str | Path, resume_step: int | None = None):
+        self.path = Path(path)
+        kept = [] if resume_step is None else [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
+        with atomic_path(self.path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        self._file = self.path.open("a")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> MetricsLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a metrics log; a torn last line (a killed writer) is dropped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def progress_bar(total: int, initial: int = 0, desc: str | None = None) -> tqdm:
+    """A tqdm bar on stderr that redraws at most every 2 s, so job logs stay short."""
+    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, mininterval=2.0, dynamic_ncols=True)

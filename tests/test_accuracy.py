@@ -1,0 +1,74 @@
+"""Top-1 accuracy with flip test-time augmentation (METHODS §11.1) and its CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from toponets.analysis.accuracy import top1_accuracy
+from toponets.checkpoints import save_checkpoint
+from toponets.cli import accuracy as cli
+from toponets.data.images import eval_transform, image_folder, loader
+from toponets.models import build, topographic_layers
+
+
+class ColumnMeans(nn.Module):
+    """Logit c = mean of pixel column c: a classifier whose answer changes under a flip."""
+
+    def forward(self, x):
+        return x.mean(dim=(1, 2))
+
+
+def test_flip_tta_sums_logits_of_image_and_mirror():
+    # columns (3, 2, 0): plain logits (3, 2, 0) -> class 0; plus the mirror (0, 2, 3) -> (3, 4, 3) -> class 1
+    image = torch.tensor([3.0, 2.0, 0.0]).expand(1, 1, 4, 3)
+    batches = [(image, torch.tensor([1]))]
+    assert top1_accuracy(ColumnMeans(), batches).top1 == 1.0
+    assert top1_accuracy(ColumnMeans(), batches, flip_tta=False).top1 == 0.0
+
+
+def test_accuracy_counts_correct_argmax_over_batches():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 5)).train()
+    images, labels = torch.randn(37, 3, 4, 4), torch.randint(0, 5, (37,))
+    batches = [(images[i : i + 10], labels[i : i + 10]) for i in range(0, 37, 10)]
+    with torch.no_grad():
+        expected = (model(images) + model(images.flip(-1))).argmax(1).eq(labels).float().mean().item()
+    result = top1_accuracy(model, batches)
+    assert result.n_images == 37 and result.top1 == pytest.approx(expected)
+    assert model.training
+
+
+def test_clear_errors():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="out of range for a 2-class model"):
+        top1_accuracy(model, [(torch.randn(2, 3), torch.tensor([0, 2]))])
+    with pytest.raises(ValueError, match="no images"):
+        top1_accuracy(model, [])
+
+
+def test_cli_writes_top1(tmp_path):
+    model = build("resnet18", width_multiplier=0.25, small_stem=True, num_classes=3)
+    options = {"width_multiplier": 0.25, "small_stem": True, "num_classes": 3}
+    layers = topographic_layers(model, "resnet18")
+    save_checkpoint(
+        tmp_path / "m.safetensors", model, "resnet18", options, topographic_layers=layers, factor=3.0, tau=1.0, step=0
+    )
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        folder = tmp_path / "val" / f"class{c}"
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "eval" / "accuracy.json"
+    args = ["--checkpoint", str(tmp_path / "m.safetensors"), "--images", str(tmp_path / "val"), "--res", "16"]
+    cli.main([*args, "--batch-size", "4", "--max-images", "7", "--device", "cpu", "--out", str(out)])
+    report = json.loads(out.read_text())
+    subset = image_folder(tmp_path / "val", transform=eval_transform(16), max_images=7)
+    expected = top1_accuracy(model, loader(subset, batch_size=7, shuffle=False))
+    assert report["n_images"] == 7 and report["metrics"]["top1"] == pytest.approx(expected.top1)

@@ -1,0 +1,119 @@
+"""ImageFolder dataset preparation from the mirror's Tiny-ImageNet tar and from an ImageNet directory."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from toponets.cli.prepare_images import main
+from toponets.data import prepare_images
+from toponets.data.prepare_images import from_imagenet_dir, from_tiny_imagenet
+from toponets.data.sources import DataSourceError
+
+CAPS = dict(classes=3, train_per_class=4, val_per_class=2)
+
+
+def tiny_imagenet_tar() -> Path:
+    mirror = Path(os.environ.get("TOPONETS_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    tar = mirror / "imagenet" / "tiny-imagenet-200.tar"
+    if not tar.is_file():
+        pytest.skip(f"no {tar}; set TOPONETS_MIRROR to the shared/data mirror")
+    return tar
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """3 classes x (4 train + 2 val) real images from the mirror tar, with its summary."""
+    out = tmp_path_factory.mktemp("prepared") / "tiny"
+    return out, from_tiny_imagenet(tiny_imagenet_tar(), out, **CAPS)
+
+
+def files(root: Path) -> dict[str, list[str]]:
+    return {d.name: sorted(f.name for f in d.iterdir()) for d in sorted(root.iterdir())}
+
+
+def test_tiny_imagenet_caps(small):
+    out, summary = small
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "train", "val"]
+    train, val = files(out / "train"), files(out / "val")
+    assert list(train) == list(val) == summary["classes"] == ["n01443537", "n01629819", "n01641577"]
+    # the first images of each class in plain sorted order (deterministic)
+    assert train["n01443537"] == [f"n01443537_{k}.JPEG" for k in ("0", "1", "10", "100")]
+    assert all(len(v) == 4 for v in train.values()) and all(len(v) == 2 for v in val.values())
+    assert summary["counts"] == {"train": 12, "val": 6}
+    assert json.loads((out / "dataset.json").read_text()) == summary
+    assert [p.name for p in out.parent.iterdir()] == ["tiny"]  # no temporary directory left
+    with pytest.raises(DataSourceError, match="already exists"):
+        from_tiny_imagenet(tiny_imagenet_tar(), out, **CAPS)
+
+
+def test_loads_as_image_folder(small):
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    from toponets.data.images import eval_transform, image_folder
+
+    assert prepare_images.IMG_EXTENSIONS == IMG_EXTENSIONS
+    out, summary = small
+    dataset = image_folder(out / "train", transform=eval_transform(32))
+    assert dataset.classes == summary["classes"] and len(dataset) == 12
+    image, label = dataset[11]
+    assert tuple(image.shape) == (3, 32, 32) and label == 2
+
+
+def test_imagenet_dir_links(small, tmp_path):
+    source, _ = small  # already in the ILSVRC ImageFolder layout
+    summary = from_imagenet_dir(source, tmp_path / "imagenet", classes=2, val_per_class=1)
+    assert summary["classes"] == ["n01443537", "n01629819"] and summary["counts"] == {"train": 8, "val": 2}
+    linked = tmp_path / "imagenet" / "val" / "n01629819" / "val_1054.JPEG"
+    assert linked.is_symlink() and linked.resolve() == (source / "val" / "n01629819" / "val_1054.JPEG").resolve()
+
+
+def make_layout(root: Path, names: list[str]) -> Path:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).touch()
+    return root
+
+
+@pytest.mark.parametrize(
+    "names, error",
+    [
+        (["train/n00000001/a.JPEG"], "no val/ directory"),
+        (["train/n00000001/a.JPEG", "val/b.JPEG"], r"holds images directly .* sort them into val/<wnid>/"),
+        (["train/n00000001/a.JPEG", "val/n00000002/b.JPEG"], r"different classes .*only in train: \['n00000001'\]"),
+        (["train/cats/a.JPEG", "val/cats/b.JPEG"], "not WordNet ids: .'cats'"),
+        (["train/n00000001/a.txt", "val/n00000001/b.JPEG"], r"without images: \['train/n00000001'\]"),
+    ],
+)
+def test_imagenet_layout_errors(tmp_path, names, error):
+    root = make_layout(tmp_path / "imagenet", names)
+    with pytest.raises(DataSourceError, match=error):
+        from_imagenet_dir(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_failure_leaves_no_output(tmp_path, monkeypatch):
+    root = make_layout(tmp_path / "imagenet", [f"{s}/n00000001/{k}.JPEG" for s in ("train", "val") for k in range(3)])
+    calls, real_symlink = [], os.symlink
+
+    def failing_symlink(src, dst):
+        calls.append(dst)
+        if len(calls) == 4:
+            raise OSError("disk full")
+        real_symlink(src, dst)
+
+    monkeypatch.setattr(prepare_images.os, "symlink", failing_symlink)
+    with pytest.raises(OSError, match="disk full"):
+        from_imagenet_dir(root, tmp_path / "out" / "dataset")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_cli(tmp_path, capsys):
+    main(["--tiny-imagenet", str(tiny_imagenet_tar()), "--out", str(tmp_path / "d"), "--classes", "2",
+          "--train-per-class", "1", "--val-per-class", "1"])  # fmt: skip
+    assert "2 classes, 2 train / 2 val images" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="prepare_images: .* already exists"):
+        main(["--tiny-imagenet", str(tiny_imagenet_tar()), "--out", str(tmp_path / "d")])
+    with pytest.raises(SystemExit, match="classes must be at least 1"):
+        main(["--imagenet-dir", str(tmp_path / "d"), "--out", str(tmp_path / "e"), "--classes", "0"])

@@ -1,0 +1,193 @@
+"""Data sources (user path, mirror, HTTP download) and safe, atomic archive extraction."""
+
+import csv
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from toponets.data.archives import MARKER, ArchiveError, extract
+from toponets.data.sources import MIRROR_ENV, DataSourceError, fetch, sha256sum
+
+PAYLOAD = b"topographic networks\n" * 1000
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+UNREACHABLE = "http://127.0.0.1:1/payload.bin"  # fetch must never get this far
+
+
+def real_mirror() -> Path:
+    mirror = Path(os.environ.get(MIRROR_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data")
+    if not (mirror / "MANIFEST.tsv").is_file():
+        pytest.skip(f"no data mirror at {mirror}; set {MIRROR_ENV} to the shared/data mirror")
+    return mirror
+
+
+def leftovers(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    root = tmp_path / "mirror"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "payload.bin").write_bytes(PAYLOAD)
+    return root
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A local HTTP server on an ephemeral port serving tmp_path/www; yields its base URL."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "payload.bin").write_bytes(PAYLOAD)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_user_path(tmp_path):
+    f = tmp_path / "data.bin"
+    f.write_bytes(PAYLOAD)
+    assert fetch({"path": str(f)}, tmp_path / "dest") == f
+    assert fetch({"path": str(f), "sha256": PAYLOAD_SHA}, tmp_path / "dest") == f
+    assert fetch({"path": str(tmp_path)}, tmp_path / "dest") == tmp_path  # directories are fine too
+    with pytest.raises(DataSourceError, match="expected 0+"):
+        fetch({"path": str(f), "sha256": "0" * 64}, tmp_path / "dest")
+    with pytest.raises(DataSourceError, match="does not exist.*path:"):
+        fetch({"path": str(tmp_path / "missing")}, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_bad_source_descriptions(tmp_path):
+    with pytest.raises(DataSourceError, match="no `sha256:`"):
+        fetch({"url": UNREACHABLE}, tmp_path)
+    with pytest.raises(DataSourceError, match="unknown keys.*'md5'"):
+        fetch({"url": UNREACHABLE, "md5": "x", "sha256": PAYLOAD_SHA}, tmp_path)
+    with pytest.raises(DataSourceError, match="no `url:`.*set `path:`.*TOPONETS_MIRROR"):
+        fetch({"sha256": PAYLOAD_SHA, "filename": "payload.bin"}, tmp_path / "dest", mirror=tmp_path)
+
+
+def test_mirror_then_cache(tmp_path, mirror, monkeypatch):
+    source = {"url": UNREACHABLE, "sha256": PAYLOAD_SHA, "mirror_path": "sub/payload.bin"}
+    dest = tmp_path / "dest"
+    got = fetch(source, dest, mirror=mirror)
+    assert got == dest / "payload.bin" and got.read_bytes() == PAYLOAD
+    assert leftovers(dest) == []
+    # the environment variable names the mirror when no argument does
+    got.unlink()
+    monkeypatch.setenv(MIRROR_ENV, str(mirror))
+    assert fetch(source, dest).read_bytes() == PAYLOAD
+    # a verified copy already in dest is reused: no mirror and no network needed
+    monkeypatch.delenv(MIRROR_ENV)
+    (mirror / "sub" / "payload.bin").unlink()
+    assert fetch(source, dest) == got
+
+
+def test_corrupt_mirror_file(tmp_path, mirror):
+    (mirror / "sub" / "payload.bin").write_bytes(PAYLOAD[:-1])
+    source = {"url": UNREACHABLE, "sha256": PAYLOAD_SHA, "mirror_path": "sub/payload.bin"}
+    with pytest.raises(DataSourceError) as error:
+        fetch(source, tmp_path / "dest", mirror=mirror)
+    message = str(error.value)
+    for part in ("payload.bin is corrupt", PAYLOAD_SHA, sha256sum(mirror / "sub" / "payload.bin"), "path:", MIRROR_ENV):
+        assert part in message
+    assert not (tmp_path / "dest" / "payload.bin").exists()
+
+
+def test_real_mirror_file_and_zip_extraction(tmp_path):
+    mirror = real_mirror()
+    with open(mirror / "MANIFEST.tsv", newline="") as f:
+        manifest = {row["path"]: row for row in csv.DictReader(f, delimiter="\t")}
+    source = {
+        "url": "https://github.com/alexwarstadt/blimp/raw/master/BLiMP.zip",
+        "sha256": manifest["blimp/BLiMP.zip"]["sha256"],
+        "mirror_path": "blimp/BLiMP.zip",
+    }
+    got = fetch(source, tmp_path / "blimp", mirror=mirror)
+    assert got.name == "BLiMP.zip" and got.stat().st_size == int(manifest["blimp/BLiMP.zip"]["bytes"])
+    target = extract(got, tmp_path / "blimp" / "extracted", sha256=source["sha256"])
+    assert len(list((target / "data").glob("*.jsonl"))) == 67
+
+
+def test_download(tmp_path, server):
+    source = {"url": f"{server}/payload.bin", "sha256": PAYLOAD_SHA}
+    got = fetch(source, tmp_path / "dest", mirror=tmp_path / "empty-mirror")
+    assert got == tmp_path / "dest" / "payload.bin" and got.read_bytes() == PAYLOAD
+    assert leftovers(tmp_path / "dest") == []
+
+
+def test_download_checksum_mismatch_keeps_nothing(tmp_path, server):
+    dest = tmp_path / "dest"
+    with pytest.raises(DataSourceError, match=f"expected {'1' * 64}.*nothing was kept"):
+        fetch({"url": f"{server}/payload.bin", "sha256": "1" * 64}, dest)
+    assert list(dest.iterdir()) == []
+    with pytest.raises(DataSourceError, match="404"):
+        fetch({"url": f"{server}/missing.bin", "sha256": PAYLOAD_SHA}, dest)
+    assert list(dest.iterdir()) == []
+
+
+def make_tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_extract_tar_once(tmp_path):
+    archive = make_tar(tmp_path / "a.tar", {"top/a.txt": b"a", "top/sub/b.txt": b"b"})
+    target = extract(archive, tmp_path / "out")
+    assert (target / "top" / "sub" / "b.txt").read_bytes() == b"b" and (target / MARKER).is_file()
+    # a rerun with the same archive keeps the completed extraction as is
+    (target / "top" / "a.txt").write_bytes(b"kept")
+    assert extract(archive, tmp_path / "out") == target
+    assert (target / "top" / "a.txt").read_bytes() == b"kept"
+    # another archive does not silently replace it
+    other = make_tar(tmp_path / "b.tar", {"c.txt": b"c"})
+    with pytest.raises(ArchiveError, match="not a completed extraction"):
+        extract(other, target)
+
+
+def test_extract_refuses_escaping_members(tmp_path):
+    archive = make_tar(tmp_path / "evil.tar", {"ok.txt": b"ok", "../evil.txt": b"evil"})
+    with pytest.raises(ArchiveError, match="unsafe member"):
+        extract(archive, tmp_path / "out" / "target")
+    zipped = tmp_path / "evil.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("ok.txt", "ok")
+        zf.writestr("../evil.txt", "evil")
+    with pytest.raises(ArchiveError, match="unsafe member '../evil.txt'"):
+        extract(zipped, tmp_path / "out" / "target")
+    assert not (tmp_path / "out" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+    assert list((tmp_path / "out").iterdir()) == []  # no target, no temporary directory
+
+
+def test_failed_extraction_leaves_nothing(tmp_path):
+    archive = make_tar(tmp_path / "full.tar", {"a.bin": os.urandom(4096), "b.bin": os.urandom(65536)})
+    truncated = tmp_path / "truncated.tar"
+    truncated.write_bytes(archive.read_bytes()[:20000])
+    with pytest.raises(ArchiveError, match="corrupt or truncated"):
+        extract(truncated, tmp_path / "out" / "target")
+    assert list((tmp_path / "out").iterdir()) == []
+    with pytest.raises(ArchiveError, match="sha256"):
+        extract(archive, tmp_path / "out" / "target", sha256="2" * 64)
+    assert list((tmp_path / "out").iterdir()) == []

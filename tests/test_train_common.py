@@ -1,0 +1,94 @@
+"""Shared training pieces: device choice, RNG round trip, state files, NaN guard, metrics log."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from toponets.train.common import (
+    LossGuard,
+    MetricsLog,
+    NonFiniteLossError,
+    load_state,
+    read_metrics,
+    rng_state,
+    save_state,
+    seed_everything,
+    select_device,
+    set_rng_state,
+)
+
+
+def test_select_device():
+    assert select_device("cpu") == torch.device("cpu")
+    assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_rng_state_round_trip():
+    seed_everything(3)
+    state = rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def _setup():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return model, optimizer, torch.amp.GradScaler("cpu", enabled=False)
+
+
+def test_state_round_trip_is_weights_only(tmp_path):
+    model, optimizer, scaler = _setup()
+    model(torch.randn(5, 3)).sum().backward()
+    optimizer.step()
+    path = tmp_path / "state.pt"
+    save_state(path, model=model, optimizer=optimizer, scaler=scaler, step=7, config={"a": 1})
+    torch.load(path, weights_only=True)  # no pickled code
+    expected = rng_state()["torch"]
+    torch.rand(10)
+
+    fresh, fresh_opt, fresh_scaler = _setup()
+    step = load_state(path, model=fresh, optimizer=fresh_opt, scaler=fresh_scaler, config={"a": 1})
+    assert step == 7
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    assert torch.equal(fresh_opt.state_dict()["state"][0]["momentum_buffer"], optimizer.state[model[0].weight]["momentum_buffer"])
+    assert torch.equal(torch.get_rng_state(), expected)
+    with pytest.raises(RuntimeError, match="different config"):
+        load_state(path, model=fresh, optimizer=fresh_opt, scaler=fresh_scaler, config={"a": 2})
+
+
+def test_unreadable_state_says_what_to_do(tmp_path):
+    path = tmp_path / "state.pt"
+    path.write_bytes(b"not a state")
+    model, optimizer, scaler = _setup()
+    with pytest.raises(RuntimeError, match="delete it"):
+        load_state(path, model=model, optimizer=optimizer, scaler=scaler, config={})
+
+
+def test_loss_guard():
+    guard = LossGuard(keep=2)
+    for step, loss in enumerate([3.0, 2.5, 2.0], start=1):
+        guard.check(step, loss, ce=loss)
+    with pytest.raises(NonFiniteLossError, match=r"nan at step 4 \(ce=nan, topo=0.5\).*step 2: 2.5, step 3: 2"):
+        guard.check(4, float("nan"), ce=float("nan"), topo=0.5)
+
+
+def test_metrics_log_resume_drops_later_steps(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    with MetricsLog(path) as log:
+        for step in range(1, 7):
+            log.write({"step": step})
+    with path.open("a") as f:
+        f.write('{"step": 7, "lo')  # torn by a kill
+    with MetricsLog(path, resume_step=4) as log:
+        for step in range(5, 9):
+            log.write({"step": step})
+    assert [r["step"] for r in read_metrics(path)] == list(range(1, 9))
+    with MetricsLog(path):  # a fresh start empties the log
+        pass
+    assert read_metrics(path) == []

@@ -1,0 +1,114 @@
+"""The Snakemake workflow end to end: the smoke preset, reruns after an edit, lint, SLURM dry run, bad configs.
+
+The workflow is copied into a temporary directory so that runs and simulated
+edits never touch this checkout's results or sources.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, mirror_path
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "rules", "schemas", "envs", "profiles", "src"]
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), *args]
+    env = {**os.environ, "TOPONETS_MIRROR": str(mirror_path())}
+    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts from the 'Job stats' table of a dry run."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory, mirror):
+    root = tmp_path_factory.mktemp("workflow")
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def smoke_run(workflow_copy):
+    snakemake(workflow_copy, "--configfile", "config/smoke.yaml", "--cores", "2")
+    return workflow_copy
+
+
+def test_smoke_preset_produces_tables_and_figure(smoke_run):
+    results = smoke_run / "results"
+    metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
+    assert set(metrics.metric) == {"top1", "smoothness"}
+    assert sorted(metrics.tau.unique()) == [0.0, 5.0]
+    assert metrics.value.notna().all()
+    for fmt in ("png", "pdf"):
+        assert (results / "figures" / f"fig2a_topography_vs_accuracy.{fmt}").stat().st_size > 1000
+    curves = pd.read_csv(results / "tables" / "smoothness_curves.csv")
+    assert {"model", "tau", "seed", "layer", "distance", "r", "pairs"} <= set(curves.columns)
+    meta = json.loads((results / "train" / "resnet18" / "tau5" / "seed0" / "model.json").read_text())
+    assert meta["topo"]["tau"] == 5.0 and len(meta["topo"]["layers"]) == 19
+    assert (results / "benchmarks" / "train" / "resnet18" / "tau5" / "seed0.tsv").exists()
+    assert not (results / "train" / "resnet18" / "tau5" / "seed0" / "resume").exists()
+
+
+def test_nothing_reruns_when_nothing_changed(smoke_run):
+    out = snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout
+    assert "Nothing to be done" in out
+
+
+def test_editing_an_analysis_reruns_that_analysis_and_its_figures_only(smoke_run):
+    edited = smoke_run / "src" / "toponets" / "analysis" / "smoothness.py"
+    later = time.time() + 10
+    os.utime(edited, (later, later))
+    jobs = planned_jobs(snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout)
+    assert jobs == {
+        "smoothness": 2, "table_vision_metrics": 1, "table_smoothness_layers": 1,
+        "table_smoothness_curves": 1, "fig2a": 1, "all": 1,
+    }
+
+
+def test_lint_is_clean(workflow_copy):
+    result = snakemake(workflow_copy, "--configfile", "config/smoke.yaml", "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_slurm_profile_plans_the_paper_preset(workflow_copy):
+    out = snakemake(workflow_copy, "--profile", "profiles/slurm", "--configfile", "config/paper.yaml", "-n")
+    jobs = planned_jobs(out.stdout)
+    assert jobs["train_vision"] == 7 + 1 + 3  # resnet18 taus, the TDANN-placement model, resnet50 taus
+
+
+def test_bad_config_stops_before_any_job(workflow_copy, tmp_path):
+    config = yaml.safe_load((workflow_copy / "config" / "smoke.yaml").read_text())
+    config["experiments"][0]["taus"] = [0, -5]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(workflow_copy, "--configfile", str(bad), "-n", check=False)
+    assert result.returncode != 0 and "-5" in result.stderr
+
+    config = yaml.safe_load((workflow_copy / "config" / "smoke.yaml").read_text())
+    config["data"]["images"]["source"] = {"path": "no/such/tiny-imagenet.tar"}
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(workflow_copy, "--configfile", str(bad), "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert "data.images.source.path: no/such/tiny-imagenet.tar does not exist" in result.stderr
