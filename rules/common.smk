@@ -1,6 +1,5 @@
 # Helpers only: config validation, the experiment table, paths, code triggers, wildcard constraints.
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -9,11 +8,12 @@ from snakemake.utils import validate
 
 SRC = Path(workflow.basedir) / "src"
 LIB = SRC / "toponets"
-# Jobs run `python -m toponets.cli...`: make the library importable without installing it,
-# here (for the experiment table) and in every job, local or submitted (sbatch exports the environment).
+# The library is importable without installing it: here (for the experiment table) and in every
+# job, local or submitted, whose shell command runs `python -m toponets.cli...`.
 sys.path.insert(0, str(SRC))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
+from toponets.data.sources import filename as source_filename  # noqa: E402
 from toponets.experiments import check_config, find_run, missing_paths, runs  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
@@ -21,13 +21,10 @@ try:
     check_config(config)
 except ValueError as err:
     raise WorkflowError(f"Invalid config: {err}") from None
-# Missing local data stops a real run before any job; a dry run (planning on another machine) only warns.
-if _missing := missing_paths(config, Path.cwd()):
-    if not workflow.dryrun:
-        raise WorkflowError("Invalid config: " + "\n".join(_missing))
-    print("TopoNets (dry run) warning: " + "\n".join(_missing), file=sys.stderr)
+MISSING = missing_paths(config, Path.cwd())
+if "mirror" in MISSING:
+    raise WorkflowError(f"Invalid config: {MISSING['mirror']}")
 
-MIRROR = config["mirror"] or os.environ.get("TOPONETS_MIRROR")
 DEVICE = config["device"]
 
 wildcard_constraints:
@@ -37,7 +34,7 @@ wildcard_constraints:
 
 
 def code(*modules):
-    """Library modules a rule runs, as inputs: editing one reruns exactly the rules that use it."""
+    """Library modules a job runs, listed as inputs so that editing one reruns exactly the jobs using it."""
     return [str(LIB / m) for m in modules]
 
 
@@ -67,3 +64,66 @@ def per_run(pattern, selected):
 def rule_resources(group):
     """Cluster resources of a rule group, from config `resources`."""
     return dict(config["resources"][group])
+
+
+def source_input(key):
+    """Input function for dataset `key`: the user's path, or the file `fetch` downloads.
+
+    A missing user path stops a real run while the DAG is built, before any job; a dry run
+    (planning on a machine without the data) only warns.
+    """
+
+    def source_path(wildcards):
+        source = config["data"][key]["source"]
+        if "path" not in source:
+            return f"resources/downloads/{key}/{source_filename(source)}"
+        if f"data.{key}" in MISSING:
+            if not workflow.dryrun:
+                raise WorkflowError(f"Invalid config: {MISSING[f'data.{key}']}")
+            print(f"TopoNets (dry run) warning: {MISSING[f'data.{key}']}", file=sys.stderr)
+            return []
+        return source["path"]
+
+    return source_path
+
+
+def train_data(w):
+    """{train, val} data of a run: the ImageFolder splits, or .beton files for the ffcv backend."""
+    if find_run(config, w.model, w.tau, w.seed).spec["recipe"].get("backend") == "ffcv":
+        return {split: f"results/data/images_ffcv/{split}.beton" for split in ("train", "val")}
+    return {split: f"results/data/images/{split}" for split in ("train", "val")}
+
+
+def train_inputs(w):
+    """The files `train_data` lives in, as rule inputs."""
+    paths = train_data(w)
+    return ["results/data/images"] if paths["train"].startswith("results/data/images/") else list(paths.values())
+
+
+def images_command(w, input):
+    """prepare_images arguments for the configured layout and caps."""
+    images = config["data"]["images"]
+    flag = "--tiny-imagenet" if images["layout"] == "tiny-imagenet" else "--imagenet-dir"
+    caps = [f"--{key.replace('_', '-')} {images[key]}" for key in ("classes", "train_per_class", "val_per_class") if images[key]]
+    return " ".join([flag, str(input.source or config["data"]["images"]["source"]["path"]), *caps])
+
+
+def figure_outputs(name):
+    return [f"results/figures/{name}.{fmt}" for fmt in config["figures"]["formats"]]
+
+
+def all_targets():
+    """Every table and figure the implemented stages produce for this config."""
+    if not VISION_RUNS:
+        return []
+    return [
+        "results/tables/vision_metrics.csv",
+        "results/tables/smoothness_layers.csv",
+        "results/tables/smoothness_curves.csv",
+        "results/tables/pruning_curves.csv",
+        "results/tables/dimensionality_correlations.csv",
+        *figure_outputs("fig2a_topography_vs_accuracy"),
+        *figure_outputs("fig3_dimensionality"),
+        *figure_outputs("fig4a_pruning"),
+        *figure_outputs("fig7_correlation_vs_distance"),
+    ]

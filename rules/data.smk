@@ -1,27 +1,10 @@
 # Dataset preparation: fetch sources (user path, mirror or download), build ImageFolder datasets.
-from toponets.data.sources import filename as source_filename
-
-
-def images_input():
-    """The Tiny-ImageNet archive (fetched, or the user's file) or the user's ImageNet directory."""
-    source = config["data"]["images"]["source"]
-    return source["path"] if "path" in source else f"resources/downloads/images/{source_filename(source)}"
-
-
-def images_command(w, input):
-    layout = config["data"]["images"]["layout"]
-    flag = "--tiny-imagenet" if layout == "tiny-imagenet" else "--imagenet-dir"
-    caps = [f"--{key.replace('_', '-')} {config['data']['images'][key]}"
-            for key in ("classes", "train_per_class", "val_per_class") if config["data"]["images"][key]]
-    return " ".join([flag, str(input.source), *caps])
-
-
 rule fetch:
     output:
         "resources/downloads/{dataset}/{filename}",
     params:
         source=lambda w: json.dumps(config["data"][w.dataset]["source"]),
-        mirror=f"--mirror {MIRROR}" if MIRROR else "",
+        mirror=f"--mirror {config['mirror']}" if config["mirror"] else "",  # else $TOPONETS_MIRROR
     log:
         "results/logs/fetch/{dataset}/{filename}.log",
     benchmark:
@@ -37,7 +20,7 @@ rule fetch:
 
 rule prepare_images:
     input:
-        source=images_input(),
+        source=source_input("images"),
         code=code("cli/prepare_images.py", "data/prepare_images.py", "data/archives.py"),
     output:
         directory("results/data/images"),
@@ -53,3 +36,25 @@ rule prepare_images:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.prepare_images {params.how} --out {output} > {log} 2>&1"
+
+
+rule write_beton:
+    input:
+        images="results/data/images",
+        code=code("cli/write_beton.py", "data/ffcv_data.py"),
+    output:
+        "results/data/images_ffcv/{split}.beton",
+    params:
+        workers=lambda w, threads: threads,
+    log:
+        "results/logs/write_beton/{split}.log",
+    benchmark:
+        "results/benchmarks/write_beton/{split}.tsv"
+    threads: 16
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.write_beton --folder {input.images}/{wildcards.split} --out {output} "
+        "--workers {threads} > {log} 2>&1"

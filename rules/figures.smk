@@ -1,15 +1,11 @@
 # Tidy tables (results/tables) and the paper's figures (results/figures) built only from them.
-FIG_FORMATS = config["figures"]["formats"]
-
-
-def figure_outputs(name):
-    return [f"results/figures/{name}.{fmt}" for fmt in FIG_FORMATS]
-
-
 rule table_vision_metrics:
     input:
-        evals=per_run("results/eval/accuracy/{model}/tau{tau}/seed{seed}.json", VISION_RUNS)
-        + per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
+        evals=[
+            path
+            for analysis in ("accuracy", "smoothness", "dimensionality")
+            for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.json", VISION_RUNS)
+        ],
         code=code("cli/tables.py", "tables.py"),
     output:
         "results/tables/vision_metrics.csv",
@@ -79,13 +75,92 @@ rule fig2a:
         "python -m toponets.cli.figure fig2a --table {input.table} --out {output} > {log} 2>&1"
 
 
-def all_targets():
-    """Every table and figure the implemented stages produce for this config."""
-    if not VISION_RUNS:
-        return []
-    return [
-        "results/tables/vision_metrics.csv",
-        "results/tables/smoothness_layers.csv",
-        "results/tables/smoothness_curves.csv",
-        *figure_outputs("fig2a_topography_vs_accuracy"),
-    ]
+
+rule fig7:
+    input:
+        table="results/tables/smoothness_curves.csv",
+        code=code("cli/figure.py", "figures/fig7.py", "figures/style.py"),
+    output:
+        figure_outputs("fig7_correlation_vs_distance"),
+    log:
+        "results/logs/figures/fig7.log",
+    benchmark:
+        "results/benchmarks/figures/fig7.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig7 --table {input.table} --out {output} > {log} 2>&1"
+
+
+rule table_pruning_curves:
+    input:
+        curves=per_run("results/eval/pruning/{model}/tau{tau}/seed{seed}.csv", VISION_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/pruning_curves.csv",
+    log:
+        "results/logs/tables/pruning_curves.log",
+    benchmark:
+        "results/benchmarks/tables/pruning_curves.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables curves --out {output} {input.curves} > {log} 2>&1"
+
+
+rule table_dimensionality_correlations:
+    input:
+        table="results/tables/vision_metrics.csv",
+        code=code("cli/tables.py", "analysis/statistics.py"),
+    output:
+        "results/tables/dimensionality_correlations.csv",
+    log:
+        "results/logs/tables/dimensionality_correlations.log",
+    benchmark:
+        "results/benchmarks/tables/dimensionality_correlations.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables correlations --performance top1 --out {output} {input.table} > {log} 2>&1"
+
+
+rule fig3:
+    input:
+        table="results/tables/vision_metrics.csv",
+        code=code("cli/figure.py", "figures/fig3.py", "figures/style.py", "analysis/statistics.py"),
+    output:
+        figure_outputs("fig3_dimensionality"),
+    log:
+        "results/logs/figures/fig3.log",
+    benchmark:
+        "results/benchmarks/figures/fig3.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig3 --table {input.table} --out {output} > {log} 2>&1"
+
+
+rule fig4a:
+    input:
+        table="results/tables/pruning_curves.csv",
+        code=code("cli/figure.py", "figures/fig4a.py", "figures/style.py"),
+    output:
+        figure_outputs("fig4a_pruning"),
+    log:
+        "results/logs/figures/fig4a.log",
+    benchmark:
+        "results/benchmarks/figures/fig4a.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig4a --table {input.table} --out {output} > {log} 2>&1"

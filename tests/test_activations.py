@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from toponets.analysis.activations import recording, reduce_units, resolve_device, stream_activations
+from toponets.analysis.activations import recording, reduce_units, stream_activations
+from toponets.device import select_device
 
 
 def conv_net() -> nn.Sequential:
@@ -109,9 +110,9 @@ def test_clear_errors():
     assert hook_count(model) == 0
 
 
-def test_resolve_device():
-    assert resolve_device("cpu") == torch.device("cpu")
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_select_device():
+    assert select_device("cpu") == torch.device("cpu")
+    assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
-            resolve_device("cuda")
+            select_device("cuda")

@@ -96,8 +96,8 @@ def test_duplicate_names_and_taus_are_rejected():
 def test_missing_paths_name_the_key(tmp_path):
     config = {"mirror": "nowhere", "data": {"images": {"source": {"path": "no/such/imagenet"}}}, "experiments": []}
     problems = missing_paths(config, tmp_path)
-    assert problems[0].startswith("mirror: directory nowhere does not exist")
-    assert problems[1].startswith("data.images.source.path: no/such/imagenet does not exist")
+    assert problems["mirror"].startswith("mirror: directory nowhere does not exist")
+    assert problems["data.images"].startswith("data.images.source.path: no/such/imagenet does not exist")
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "no/such/imagenet").mkdir(parents=True)
-    assert missing_paths(config, tmp_path) == []
+    assert missing_paths(config, tmp_path) == {}

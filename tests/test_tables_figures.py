@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toponets.figures.fig2a import pareto_front, plot, topography_vs_performance
-from toponets.tables import curves_table, metrics_table, per_layer_table, run_of
+from toponets.figures import fig3, fig4a, fig7
+from toponets.figures.fig2a import pareto_front, plot
+from toponets.tables import curves_table, metrics_table, per_layer_table, run_of, wide_metrics
 
 
 def test_pareto_front_of_known_points():
@@ -41,7 +42,7 @@ def test_tables_are_tidy(tmp_path):
     table = metrics_table(acc + smo)
     assert list(table.columns) == ["model", "tau", "seed", "metric", "value"]
     assert len(table) == 4
-    wide = topography_vs_performance(table, "top1")
+    wide = wide_metrics(table, ["top1", "smoothness"])
     assert wide.set_index("tau").loc[5.0, "smoothness"] == 0.4
     layers = per_layer_table(smo, "smoothness")
     assert layers.query("tau == 5 and layer == 'l2'").smoothness.item() == 0.2
@@ -65,4 +66,32 @@ def test_fig2a_draws_png_and_pdf(tmp_path):
 def test_fig2a_explains_missing_metrics():
     table = pd.DataFrame([("m", 0.0, 0, "top1", 0.5)], columns=["model", "tau", "seed", "metric", "value"])
     with pytest.raises(ValueError, match=r"lacks \['smoothness'\]"):
-        topography_vs_performance(table, "top1")
+        wide_metrics(table, ["top1", "smoothness"])
+
+
+def test_fig7_averages_layers_and_seeds_per_distance(tmp_path):
+    curves = pd.DataFrame(
+        [("resnet18", 5.0, seed, layer, d, r, 10) for seed in (0, 1) for layer, shift in (("a", 0.0), ("b", 0.2))
+         for d, r in ((0.5, 0.6 + shift), (1.5, None if layer == "b" else 0.1), (2.5, 0.0))],
+        columns=["model", "tau", "seed", "layer", "distance", "r", "pairs"],
+    )
+    profiles = fig7.mean_profiles(curves)
+    assert profiles.distance.tolist() == [0.2, 0.6, 1.0]  # bin centres over the largest one
+    assert profiles.r.round(6).tolist() == [0.7, 0.1, 0.0]  # the empty bin of layer b is left out
+    fig7.plot(curves, [tmp_path / "f.png"])
+    assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_fig3_and_fig4a_draw(tmp_path):
+    table = pd.DataFrame(
+        [("resnet18", t, 0, m, v) for t, a, s, d in [(0, 0.6, 0.1, 9.0), (1, 0.58, 0.2, 8.0), (50, 0.4, 0.5, 5.0)]
+         for m, v in [("top1", a), ("smoothness", s), ("effective_dim", d)]],
+        columns=["model", "tau", "seed", "metric", "value"],
+    )
+    fig3.plot(table, [tmp_path / "f3.png"])
+    curves = pd.DataFrame(
+        [("resnet18", t, 0, f, "top1", 0.5 - f * k, -f * k) for t, k in [(0, 0.4), (5, 0.2)] for f in (0, 0.5, 0.9)],
+        columns=["model", "tau", "seed", "fraction", "metric", "value", "change"],
+    )
+    fig4a.plot(curves, [tmp_path / "f4.png"])
+    assert (tmp_path / "f3.png").stat().st_size > 1000 and (tmp_path / "f4.png").stat().st_size > 1000

@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from toponets.device import select_device
+
 from toponets.train.common import (
     LossGuard,
     MetricsLog,
@@ -18,7 +20,6 @@ from toponets.train.common import (
     rng_state,
     save_state,
     seed_everything,
-    select_device,
     set_rng_state,
 )
 
@@ -56,7 +57,8 @@ def test_state_round_trip_is_weights_only(tmp_path):
     step = load_state(path, model=fresh, optimizer=fresh_opt, scaler=fresh_scaler, config={"a": 1})
     assert step == 7
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
-    assert torch.equal(fresh_opt.state_dict()["state"][0]["momentum_buffer"], optimizer.state[model[0].weight]["momentum_buffer"])
+    momentum = optimizer.state[model[0].weight]["momentum_buffer"]
+    assert torch.equal(fresh_opt.state_dict()["state"][0]["momentum_buffer"], momentum)
     assert torch.equal(torch.get_rng_state(), expected)
     with pytest.raises(RuntimeError, match="different config"):
         load_state(path, model=fresh, optimizer=fresh_opt, scaler=fresh_scaler, config={"a": 2})

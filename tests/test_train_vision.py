@@ -143,7 +143,8 @@ def test_lr_schedule_matches_ffcv_cyclic():
 
 def test_progressive_resizing_rounds_to_multiples_of_32():
     recipe = resolve_spec({"family": "resnet18", "tau": 0})["recipe"]  # 160 -> 192 over epochs 65-76
-    assert [resolution_at(e, recipe) for e in (0, 65, 66, 70, 71, 75, 76, 87)] == [160, 160, 160, 160, 192, 192, 192, 192]
+    epochs = (0, 65, 66, 70, 71, 75, 76, 87)
+    assert [resolution_at(e, recipe) for e in epochs] == [160, 160, 160, 160, 192, 192, 192, 192]
 
 
 def test_batchnorm_parameters_get_no_weight_decay():

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -36,9 +35,8 @@ def planned_jobs(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-@pytest.fixture(scope="module")
-def workflow_copy(tmp_path_factory, mirror):
-    root = tmp_path_factory.mktemp("workflow")
+def copy_workflow(root):
+    root.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         src = REPO / name
         if src.is_dir():
@@ -46,6 +44,11 @@ def workflow_copy(tmp_path_factory, mirror):
         else:
             shutil.copy2(src, root / name)
     return root
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory, mirror):
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +60,14 @@ def smoke_run(workflow_copy):
 def test_smoke_preset_produces_tables_and_figure(smoke_run):
     results = smoke_run / "results"
     metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
-    assert set(metrics.metric) == {"top1", "smoothness"}
+    assert set(metrics.metric) == {"top1", "smoothness", "effective_dim"}
+    pruning = pd.read_csv(results / "tables" / "pruning_curves.csv")
+    assert sorted(pruning.fraction.unique()) == [0, 0.5, 0.9] and (pruning.query("fraction == 0").change == 0).all()
     assert sorted(metrics.tau.unique()) == [0.0, 5.0]
     assert metrics.value.notna().all()
-    for fmt in ("png", "pdf"):
-        assert (results / "figures" / f"fig2a_topography_vs_accuracy.{fmt}").stat().st_size > 1000
+    for name in ("fig2a_topography_vs_accuracy", "fig3_dimensionality", "fig4a_pruning", "fig7_correlation_vs_distance"):
+        for fmt in ("png", "pdf"):
+            assert (results / "figures" / f"{name}.{fmt}").stat().st_size > 1000
     curves = pd.read_csv(results / "tables" / "smoothness_curves.csv")
     assert {"model", "tau", "seed", "layer", "distance", "r", "pairs"} <= set(curves.columns)
     meta = json.loads((results / "train" / "resnet18" / "tau5" / "seed0" / "model.json").read_text())
@@ -77,12 +83,11 @@ def test_nothing_reruns_when_nothing_changed(smoke_run):
 
 def test_editing_an_analysis_reruns_that_analysis_and_its_figures_only(smoke_run):
     edited = smoke_run / "src" / "toponets" / "analysis" / "smoothness.py"
-    later = time.time() + 10
-    os.utime(edited, (later, later))
+    edited.write_text(edited.read_text() + "\n# an edit\n")  # Snakemake compares checksums, not only mtimes
     jobs = planned_jobs(snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout)
     assert jobs == {
-        "smoothness": 2, "table_vision_metrics": 1, "table_smoothness_layers": 1,
-        "table_smoothness_curves": 1, "fig2a": 1, "all": 1,
+        "smoothness": 2, "table_vision_metrics": 1, "table_smoothness_layers": 1, "table_smoothness_curves": 1,
+        "table_dimensionality_correlations": 1, "fig2a": 1, "fig3": 1, "fig7": 1, "all": 1,
     }
 
 
@@ -98,17 +103,20 @@ def test_slurm_profile_plans_the_paper_preset(workflow_copy):
     assert jobs["train_vision"] == 7 + 1 + 3  # resnet18 taus, the TDANN-placement model, resnet50 taus
 
 
-def test_bad_config_stops_before_any_job(workflow_copy, tmp_path):
+def test_bad_config_stops_before_any_job(tmp_path, mirror):
+    workflow_copy = copy_workflow(tmp_path / "workflow")
     config = yaml.safe_load((workflow_copy / "config" / "smoke.yaml").read_text())
     config["experiments"][0]["taus"] = [0, -5]
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
     result = snakemake(workflow_copy, "--configfile", str(bad), "-n", check=False)
-    assert result.returncode != 0 and "-5" in result.stderr
+    assert result.returncode != 0
+    assert "On instance['experiments'][0]['taus'][1]:\n    -5" in result.stdout + result.stderr
 
     config = yaml.safe_load((workflow_copy / "config" / "smoke.yaml").read_text())
     config["data"]["images"]["source"] = {"path": "no/such/tiny-imagenet.tar"}
     bad.write_text(yaml.safe_dump(config))
     result = snakemake(workflow_copy, "--configfile", str(bad), "--cores", "1", check=False)
     assert result.returncode != 0
-    assert "data.images.source.path: no/such/tiny-imagenet.tar does not exist" in result.stderr
+    assert "data.images.source.path: no/such/tiny-imagenet.tar does not exist" in result.stdout + result.stderr
+    assert not (workflow_copy / "results").exists() and not (workflow_copy / "resources").exists()

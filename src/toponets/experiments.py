@@ -87,18 +87,18 @@ def check_config(config: dict[str, Any]) -> None:
             raise ValueError(f"experiments[{exp['name']}].taus: repeated value in {exp['taus']}")
 
 
-def missing_paths(config: dict[str, Any], base: str | Path = ".") -> list[str]:
-    """One message per configured local path that does not exist (relative paths from `base`)."""
+def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, str]:
+    """{config key: message} for each configured local path that does not exist (relative to `base`)."""
     base = Path(base)
-    problems = []
+    problems = {}
     if config.get("mirror") and not (base / config["mirror"]).is_dir():
-        problems.append(
+        problems["mirror"] = (
             f"mirror: directory {config['mirror']} does not exist; point it at a data mirror (such as ../shared/data) or set it to null"
         )
     for key, dataset in config.get("data", {}).items():
         path = dataset.get("source", {}).get("path")
         if path and not (base / path).exists():
-            problems.append(
+            problems[f"data.{key}"] = (
                 f"data.{key}.source.path: {path} does not exist; give the path of the dataset on this machine, "
                 "or replace `path` by a download source (sha256 with url or mirror_path)"
             )

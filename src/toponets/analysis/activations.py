@@ -24,16 +24,6 @@ from torch import nn
 REDUCTIONS = ("mean", "max")
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else is passed to `torch.device`."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' was requested but CUDA is not available; use --device cpu or auto")
-    return device
-
-
 def reduce_units(
     output: torch.Tensor, module: nn.Module, reduce: str = "mean", mask: torch.Tensor | None = None
 ) -> torch.Tensor:

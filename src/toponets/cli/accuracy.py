@@ -12,7 +12,7 @@ import argparse
 import json
 
 from ..analysis.accuracy import top1_accuracy
-from ..analysis.activations import resolve_device
+from ..device import select_device
 from ..checkpoints import load_checkpoint
 from ..data.images import eval_transform, image_folder, loader
 from ..io import atomic_path
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    device = resolve_device(args.device)
+    device = select_device(args.device)
     model, _ = load_checkpoint(args.checkpoint, device=device)
     dataset = image_folder(args.images, transform=eval_transform(args.res), max_images=args.max_images)
     result = top1_accuracy(model, loader(dataset, args.batch_size, shuffle=False, num_workers=args.workers), device)

@@ -18,7 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..analysis.activations import REDUCTIONS, resolve_device
+from ..analysis.activations import REDUCTIONS
+from ..device import select_device
 from ..analysis.smoothness import model_smoothness
 from ..checkpoints import load_checkpoint
 from ..data.images import eval_transform, image_folder, loader
@@ -48,7 +49,7 @@ def _number(x: float) -> float | None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    device = resolve_device(args.device)
+    device = select_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
     layers = meta["topo"]["layers"]
     if not layers:

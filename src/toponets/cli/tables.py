@@ -3,21 +3,27 @@
     python -m toponets.cli.tables metrics --out T.csv EVAL.json ...
     python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
+    python -m toponets.cli.tables correlations --performance top1 --out T.csv METRICS.csv
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..tables import curves_table, metrics_table, per_layer_table, write_csv
+import pandas as pd
+
+from ..analysis.statistics import dimensionality_correlations
+from ..tables import curves_table, metrics_table, per_layer_table, wide_metrics, write_csv
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["metrics", "per-layer", "curves"])
-    parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>")
+    parser.add_argument("kind", choices=["metrics", "per-layer", "curves", "correlations"])
+    parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
+                        " (correlations: one metrics table)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
+    parser.add_argument("--performance", default="top1", help="performance metric (correlations)")
     args = parser.parse_args(argv)
     if args.kind == "metrics":
         table = metrics_table(args.inputs)
@@ -25,8 +31,11 @@ def main(argv: list[str] | None = None) -> None:
         if not args.metric:
             parser.error("per-layer tables need --metric")
         table = per_layer_table(args.inputs, args.metric)
-    else:
+    elif args.kind == "curves":
         table = curves_table(args.inputs)
+    else:
+        metrics = ["effective_dim", "smoothness", args.performance]
+        table = dimensionality_correlations(wide_metrics(pd.read_csv(args.inputs[0]), metrics), args.performance)
     write_csv(table, args.out)
 
 

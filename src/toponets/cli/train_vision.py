@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spec", required=True, help="experiment spec: JSON text or a .json file")
     parser.add_argument("--train-dir", required=True, help="training images (ImageFolder) or .beton file")
     parser.add_argument("--val-dir", help="validation images (ImageFolder) or .beton file; omit to skip validation")
-    parser.add_argument("--out", required=True, help="final checkpoint (.safetensors; a .json sidecar is written beside)")
+    parser.add_argument("--out", required=True, help="final checkpoint (.safetensors, with a .json sidecar)")
     parser.add_argument("--metrics", required=True, help="JSON-lines metrics log")
     parser.add_argument("--state", required=True, help="resumable training state (not a workflow output)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from transformers import GPTNeoConfig, GPTNeoForCausalLM
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import GPTNeoForCausalLM
 
 GPT2_EOS = 50256
 
@@ -18,6 +21,8 @@ def build_gpt_neo(
     dropout: float = 0.0,
 ) -> GPTNeoForCausalLM:
     """GPT-Neo with alternating global/local attention; 125,198,592 parameters at the defaults."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM  # imported here: it takes seconds, vision jobs skip it
+
     pattern = [[["global", "local"], num_layers // 2]] + ([[["global"], 1]] if num_layers % 2 else [])
     eos = min(GPT2_EOS, vocab_size - 1)
     config = GPTNeoConfig(

@@ -24,16 +24,6 @@ from tqdm import tqdm
 from ..io import atomic_path
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else the CPU; anything else is passed to torch."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' was asked for but CUDA is not available here; use --device cpu or auto")
-    return device
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators (all devices)."""
     random.seed(seed)
@@ -44,9 +34,10 @@ def seed_everything(seed: int) -> None:
 def rng_state() -> dict[str, Any]:
     """The global generators' states as tensors and plain values (weights-only safe)."""
     numpy_state = np.random.get_state(legacy=False)
+    key = torch.from_numpy(numpy_state["state"]["key"])
     return {
         "python": random.getstate(),
-        "numpy": {**numpy_state, "state": {**numpy_state["state"], "key": torch.from_numpy(numpy_state["state"]["key"])}},
+        "numpy": {**numpy_state, "state": {**numpy_state["state"], "key": key}},
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }

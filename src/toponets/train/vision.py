@@ -30,7 +30,8 @@ from ..checkpoints import save_checkpoint
 from ..data.images import FolderLoader
 from ..models import build, topographic_layers
 from ..topoloss import TopoLoss
-from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything, select_device
+from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything
+from ..device import select_device
 
 # ffcv-imagenet rn18_configs/rn18_88_epochs.yaml, plus the knobs this workflow adds.
 DEFAULT_RECIPE: dict[str, Any] = {

@@ -1,0 +1,40 @@
+"""Figure 7: correlation of unit responses vs distance on the cortical sheet.
+
+Reads the tidy curves table (model, tau, seed, layer, distance, r, pairs).
+One panel per experiment; one line per tau: the mean over seeds and
+topographic layers of the binned Pearson r at each distance bin. Layers have
+sheets of different sizes but the same number of equal-width bins, so the
+x-axis is the bin centre as a fraction of the layer's largest one: bins line
+up across layers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import seaborn as sns
+
+from . import style
+
+
+def mean_profiles(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean r per model, tau and relative distance (over seeds and layers); empty bins dropped."""
+    curve = ["model", "tau", "seed", "layer"]
+    relative = curves.assign(distance=(curves.distance / curves.groupby(curve).distance.transform("max")).round(6))
+    return relative.dropna(subset=["r"]).groupby(["model", "tau", "distance"], as_index=False)["r"].mean()
+
+
+def plot(curves: pd.DataFrame, outputs: list[str | Path]) -> None:
+    profiles = mean_profiles(curves)
+    style.setup()
+    grid = sns.relplot(
+        data=profiles, x="distance", y="r", hue="tau", col="model", kind="line", marker="o",
+        palette=style.TAU_PALETTE, hue_norm=style.tau_norm(profiles["tau"]), height=3.2, aspect=1.1,
+        facet_kws={"sharex": False},
+    )
+    grid.set_axis_labels("Distance on the sheet (fraction of the largest bin)", "Response correlation (Pearson r)")
+    grid.set_titles("{col_name}")
+    for ax in grid.axes.flat:
+        ax.axhline(0, color="0.7", lw=0.8, zorder=0)
+    style.save(grid.figure, outputs)
