@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
+from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.accuracy import top1_accuracy
-from toponets.checkpoints import save_checkpoint
 from toponets.cli import accuracy as cli
 from toponets.data.images import eval_transform, image_folder, loader
-from toponets.models import build, topographic_layers
 
 
 class ColumnMeans(nn.Module):
@@ -53,18 +50,8 @@ def test_clear_errors():
 
 
 def test_cli_writes_top1(tmp_path):
-    model = build("resnet18", width_multiplier=0.25, small_stem=True, num_classes=3)
-    options = {"width_multiplier": 0.25, "small_stem": True, "num_classes": 3}
-    layers = topographic_layers(model, "resnet18")
-    save_checkpoint(
-        tmp_path / "m.safetensors", model, "resnet18", options, topographic_layers=layers, factor=3.0, tau=1.0, step=0
-    )
-    rng = np.random.default_rng(0)
-    for c in range(3):
-        folder = tmp_path / "val" / f"class{c}"
-        folder.mkdir(parents=True)
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    model = tiny_checkpoint(tmp_path / "m.safetensors")
+    tiny_image_folder(tmp_path / "val")
     out = tmp_path / "eval" / "accuracy.json"
     args = ["--checkpoint", str(tmp_path / "m.safetensors"), "--images", str(tmp_path / "val"), "--res", "16"]
     cli.main([*args, "--batch-size", "4", "--max-images", "7", "--device", "cpu", "--out", str(out)])

@@ -8,20 +8,20 @@ import math
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from sklearn.decomposition import PCA
 from torch import nn
 
+from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.activations import stream_activations
+from toponets.analysis.covariance import CovarianceAccumulator
 from toponets.analysis.dimensionality import (
-    CovarianceAccumulator,
+    effective_dim,
     layer_effective_dim,
     mean_effective_dim,
     model_effective_dim,
 )
-from toponets.checkpoints import save_checkpoint
 from toponets.cli import dimensionality as cli
-from toponets.models import build, topographic_layers
+from toponets.models import topographic_layers
 
 
 def pca_participation_ratio(x: np.ndarray) -> float:
@@ -65,7 +65,7 @@ def test_streaming_equals_sklearn_pca_on_the_full_matrix():
         acc.update(torch.from_numpy(x[a:b]) if i % 2 else x[a:b])  # tensors and arrays alike
     assert acc.n == 600
     np.testing.assert_allclose(acc.covariance().numpy(), np.cov(x, rowvar=False), rtol=1e-9, atol=1e-9)
-    assert acc.effective_dim() == pytest.approx(pca_participation_ratio(x), rel=1e-9)
+    assert effective_dim(acc) == pytest.approx(pca_participation_ratio(x), rel=1e-9)
 
 
 def test_fewer_stimuli_than_units_match_sklearn():
@@ -105,17 +105,10 @@ def test_model_effective_dim_matches_pca_of_max_pooled_responses():
 
 
 def test_cli_writes_per_layer_and_mean(tmp_path):
-    options = {"width_multiplier": 0.25, "num_classes": 3}
-    model = build("resnet18", **options)
-    layers = topographic_layers(model, "resnet18")
     checkpoint = tmp_path / "model.safetensors"
-    save_checkpoint(checkpoint, model, "resnet18", options, topographic_layers=layers, factor=3.0, tau=0.0, step=0)
-    rng = np.random.default_rng(0)
-    for c in range(2):
-        (tmp_path / "val" / f"c{c}").mkdir(parents=True)
-        for i in range(5):
-            pixels = rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "val" / f"c{c}" / f"{i}.png")
+    model = tiny_checkpoint(checkpoint)
+    layers = topographic_layers(model, "resnet18")
+    tiny_image_folder(tmp_path / "val", classes=2, per_class=5)
     out = tmp_path / "out" / "ed.json"
     args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--n-images", "9"]
     cli.main([*args, "--batch-size", "4", "--device", "cpu", "--out", str(out)])

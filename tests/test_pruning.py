@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
+from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.accuracy import top1_accuracy
 from toponets.analysis.pruning import pruned_copy, pruning_curve
-from toponets.checkpoints import load_checkpoint, save_checkpoint
+from toponets.checkpoints import load_checkpoint
 from toponets.cli import pruning as cli
 from toponets.data.images import eval_transform, image_folder, loader
-from toponets.models import build, topographic_layers
+from toponets.models import topographic_layers
 
 
 def small_model(seed: int = 0) -> nn.Sequential:
@@ -96,17 +96,10 @@ def test_clear_errors():
 
 
 def test_cli_writes_tidy_curve(tmp_path):
-    options = {"width_multiplier": 0.25, "num_classes": 3}
-    model = build("resnet18", **options)
-    layers = topographic_layers(model, "resnet18")
     checkpoint = tmp_path / "model.safetensors"
-    save_checkpoint(checkpoint, model, "resnet18", options, topographic_layers=layers, factor=3.0, tau=0.0, step=0)
-    rng = np.random.default_rng(0)
-    for c in range(3):
-        (tmp_path / "val" / f"c{c}").mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "val" / f"c{c}" / f"{i}.png")
+    model = tiny_checkpoint(checkpoint)
+    layers = topographic_layers(model, "resnet18")
+    tiny_image_folder(tmp_path / "val", classes=3, per_class=3)
     out = tmp_path / "out" / "curve.csv"
     args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--batch-size", "6"]
     cli.main([*args, "--max-images", "6", "--fractions", "0,0.9", "--device", "cpu", "--out", str(out)])

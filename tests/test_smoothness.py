@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
+from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.activations import stream_activations
 from toponets.analysis.smoothness import (
     CorrelationAccumulator,
@@ -20,9 +20,8 @@ from toponets.analysis.smoothness import (
     layer_smoothness,
     model_smoothness,
 )
-from toponets.checkpoints import save_checkpoint
 from toponets.cli import smoothness as cli
-from toponets.models import build, topographic_layers
+from toponets.models import topographic_layers
 from toponets.sheet import Sheet, sheet_for
 
 
@@ -183,31 +182,6 @@ def test_model_smoothness_matches_stored_responses():
         direct = correlation_profile(np.corrcoef(x, rowvar=False), sheet_for(x.shape[1]), bins=10)
         np.testing.assert_allclose(results[name].r, direct.r, atol=1e-10)
         assert results[name].score == pytest.approx(direct.score, abs=1e-10)
-
-
-def tiny_checkpoint(path, classes: int = 3):
-    model = build("resnet18", width_multiplier=0.25, small_stem=True, num_classes=classes)
-    save_checkpoint(
-        path,
-        model,
-        "resnet18",
-        {"width_multiplier": 0.25, "small_stem": True, "num_classes": classes},
-        topographic_layers=topographic_layers(model, "resnet18"),
-        factor=3.0,
-        tau=1.0,
-        step=0,
-    )
-    return model
-
-
-def tiny_image_folder(root, classes: int = 3, per_class: int = 3):
-    rng = np.random.default_rng(0)
-    for c in range(classes):
-        (root / f"class{c}").mkdir(parents=True)
-        for i in range(per_class):
-            pixels = rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(root / f"class{c}" / f"{i}.png")
-    return root
 
 
 def test_cli_writes_scores_and_curves(tmp_path):

@@ -21,50 +21,14 @@ import torch
 from torch import nn
 
 from .activations import stream_activations
+from .covariance import CovarianceAccumulator
 
 
-class CovarianceAccumulator:
-    """Sample covariance (ddof = 1) of the columns of a (stimuli, features) stream, one batch at a time.
-
-    Data are shifted by the first batch's mean before the float64 sums are
-    taken, which keeps the covariance accurate when means dwarf spreads.
-    """
-
-    def __init__(self, features: int):
-        if features < 1:
-            raise ValueError(f"need at least one feature, got {features}")
-        self.features = features
-        self.n = 0
-        self._shift = self._sum = self._cross = None
-
-    def update(self, responses: torch.Tensor | np.ndarray) -> None:
-        """Add a (B, features) batch."""
-        x = torch.as_tensor(responses).to(torch.float64)
-        if x.dim() != 2 or x.shape[1] != self.features:
-            raise ValueError(f"expected a (batch, {self.features}) array of responses, got shape {tuple(x.shape)}")
-        if x.shape[0] == 0:
-            return
-        if self._shift is None:
-            self._shift = x.mean(dim=0)
-            self._sum = torch.zeros_like(self._shift)
-            self._cross = torch.zeros(self.features, self.features, dtype=torch.float64, device=x.device)
-        x = x - self._shift
-        self._sum += x.sum(dim=0)
-        self._cross.addmm_(x.T, x)
-        self.n += x.shape[0]
-
-    def covariance(self) -> torch.Tensor:
-        """(features, features) float64 covariance, on the responses' device."""
-        if self.n < 2:
-            raise ValueError(f"a covariance needs at least 2 stimuli, got {self.n}")
-        mean = self._sum / self.n
-        return (self._cross - self.n * torch.outer(mean, mean)) / (self.n - 1)
-
-    def effective_dim(self) -> float:
-        """Participation ratio of the covariance's eigenvalues, tr(C)² / ‖C‖²_F; NaN for constant features."""
-        cov = self.covariance()
-        squares = torch.linalg.matrix_norm(cov).item() ** 2
-        return cov.trace().item() ** 2 / squares if squares > 0 else float("nan")
+def effective_dim(acc: CovarianceAccumulator) -> float:
+    """Participation ratio of the covariance's eigenvalues, tr(C)² / ‖C‖²_F; NaN for constant features."""
+    cov = acc.covariance()
+    squares = torch.linalg.matrix_norm(cov).item() ** 2
+    return cov.trace().item() ** 2 / squares if squares > 0 else float("nan")
 
 
 def layer_effective_dim(responses: Iterable[torch.Tensor | np.ndarray]) -> float:
@@ -76,7 +40,7 @@ def layer_effective_dim(responses: Iterable[torch.Tensor | np.ndarray]) -> float
         accumulator.update(batch)
     if accumulator is None:
         raise ValueError("no responses: the stream was empty")
-    return accumulator.effective_dim()
+    return effective_dim(accumulator)
 
 
 def model_effective_dim(
@@ -102,7 +66,7 @@ def model_effective_dim(
     if not accumulators:
         raise ValueError("no stimuli: the batches were empty")
     n = next(iter(accumulators.values())).n
-    return {name: accumulators[name].effective_dim() for name in layers}, n
+    return {name: effective_dim(accumulators[name]) for name in layers}, n
 
 
 def mean_effective_dim(per_layer: Mapping[str, float]) -> float:

@@ -25,51 +25,23 @@ from torch import nn
 
 from ..sheet import Sheet, sheet_for
 from .activations import stream_activations
+from .covariance import CovarianceAccumulator
 
 
-class CorrelationAccumulator:
-    """Pearson correlation between the columns of a (stimuli, units) stream, one batch at a time.
-
-    Data are shifted by the first batch's mean before the float64 sums are
-    taken, which keeps the covariance accurate when means dwarf spreads.
-    """
+class CorrelationAccumulator(CovarianceAccumulator):
+    """Pearson correlation between the columns of a (stimuli, units) stream, one batch at a time."""
 
     def __init__(self, units: int):
         if units < 2:
             raise ValueError(f"correlating units needs at least 2 units, got {units}")
-        self.units = units
-        self.n = 0
-        self._shift = self._sum = self._cross = self._min = self._max = None
-
-    def update(self, responses: torch.Tensor | np.ndarray) -> None:
-        """Add a (B, units) batch of responses."""
-        x = torch.as_tensor(responses).to(torch.float64)
-        if x.dim() != 2 or x.shape[1] != self.units:
-            raise ValueError(f"expected a (batch, {self.units}) array of responses, got shape {tuple(x.shape)}")
-        if x.shape[0] == 0:
-            return
-        if self._shift is None:
-            self._shift = x.mean(dim=0)
-            self._sum = torch.zeros_like(self._shift)
-            self._cross = torch.zeros(self.units, self.units, dtype=torch.float64, device=x.device)
-            self._min, self._max = x.amin(dim=0), x.amax(dim=0)
-        else:
-            self._min = torch.minimum(self._min, x.amin(dim=0))
-            self._max = torch.maximum(self._max, x.amax(dim=0))
-        x = x - self._shift
-        self._sum += x.sum(dim=0)
-        self._cross.addmm_(x.T, x)
-        self.n += x.shape[0]
+        super().__init__(units)
 
     def correlation(self) -> np.ndarray:
         """(units, units) float64 Pearson r; rows and columns of constant units are NaN."""
-        if self.n < 2:
-            raise ValueError(f"Pearson correlation needs at least 2 stimuli, got {self.n}")
-        mean = self._sum / self.n
-        cov = (self._cross - self.n * torch.outer(mean, mean)) / (self.n - 1)
+        cov = self.covariance()
         std = cov.diagonal().clamp(min=0).sqrt()
         r = (cov / torch.outer(std, std)).clamp(-1.0, 1.0)
-        constant = self._min == self._max
+        constant = self.constant()
         r[constant, :] = torch.nan
         r[:, constant] = torch.nan
         return r.cpu().numpy()

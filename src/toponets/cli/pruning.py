@@ -17,10 +17,8 @@ import pandas as pd
 
 from ..analysis.accuracy import top1_accuracy
 from ..analysis.pruning import DEFAULT_FRACTIONS, SCOPES, pruning_curve
-from ..checkpoints import load_checkpoint
-from ..data.images import eval_transform, image_folder, loader
-from ..device import select_device
 from ..io import atomic_path
+from . import vision_eval
 
 
 def _fractions(text: str) -> list[float]:
@@ -34,35 +32,16 @@ def _fractions(text: str) -> list[float]:
     return values
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="model checkpoint (.safetensors with its .json sidecar)")
-    parser.add_argument("--images", required=True, help="validation images in ImageFolder layout")
-    parser.add_argument("--res", type=int, required=True, help="evaluation resolution (centre crop, ratio 224/256)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--max-images", type=int, default=None, help="evaluate a fixed random subset of this size")
+def main(argv: list[str] | None = None) -> None:
+    parser = vision_eval.parser(__doc__, subset="max-images")
     parser.add_argument(
-        "--fractions",
-        type=_fractions,
-        default=list(DEFAULT_FRACTIONS),
+        "--fractions", type=_fractions, default=list(DEFAULT_FRACTIONS),
         help="comma-separated fractions of each layer's weights to zero",
     )
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="prune each layer alike, or all pooled")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    parser.add_argument("--out", required=True, help="CSV file to write")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    device = select_device(args.device)
-    model, meta = load_checkpoint(args.checkpoint, device=device)
-    layers = meta["topo"]["layers"]
-    if not layers:
-        raise SystemExit(f"checkpoint {args.checkpoint} lists no topographic layers (meta topo.layers is empty)")
-    dataset = image_folder(args.images, transform=eval_transform(args.res), max_images=args.max_images)
-    batches = loader(dataset, args.batch_size, shuffle=False, num_workers=args.workers)
+    args = parser.parse_args(argv)
+    model, layers, device = vision_eval.checkpoint(args)
+    batches = vision_eval.batches(args)
     points = pruning_curve(
         model, layers, lambda m: top1_accuracy(m, batches, device).top1, args.fractions, scope=args.scope
     )

@@ -1,0 +1,54 @@
+"""Streaming covariance of unit responses: the base of correlation (smoothness) and PCA (dimensionality).
+
+Responses arrive as (stimuli, units) batches and are never stored: float64
+sums and cross-products are accumulated, after shifting by the first batch's
+mean, which keeps the covariance accurate when means dwarf spreads.
+Per-unit minima and maxima mark units whose response never changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class CovarianceAccumulator:
+    """Sample covariance (ddof = 1) of the columns of a (stimuli, units) stream, one batch at a time."""
+
+    def __init__(self, units: int):
+        if units < 1:
+            raise ValueError(f"need at least one unit, got {units}")
+        self.units = units
+        self.n = 0
+        self._shift = self._sum = self._cross = self._min = self._max = None
+
+    def update(self, responses: torch.Tensor | np.ndarray) -> None:
+        """Add a (B, units) batch of responses."""
+        x = torch.as_tensor(responses).to(torch.float64)
+        if x.dim() != 2 or x.shape[1] != self.units:
+            raise ValueError(f"expected a (batch, {self.units}) array of responses, got shape {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            return
+        if self._shift is None:
+            self._shift = x.mean(dim=0)
+            self._sum = torch.zeros_like(self._shift)
+            self._cross = torch.zeros(self.units, self.units, dtype=torch.float64, device=x.device)
+            self._min, self._max = x.amin(dim=0), x.amax(dim=0)
+        else:
+            self._min = torch.minimum(self._min, x.amin(dim=0))
+            self._max = torch.maximum(self._max, x.amax(dim=0))
+        x = x - self._shift
+        self._sum += x.sum(dim=0)
+        self._cross.addmm_(x.T, x)
+        self.n += x.shape[0]
+
+    def covariance(self) -> torch.Tensor:
+        """(units, units) float64 covariance, on the responses' device."""
+        if self.n < 2:
+            raise ValueError(f"a covariance needs at least 2 stimuli, got {self.n}")
+        mean = self._sum / self.n
+        return (self._cross - self.n * torch.outer(mean, mean)) / (self.n - 1)
+
+    def constant(self) -> torch.Tensor:
+        """Boolean mask of the units whose response never changed."""
+        return self._min == self._max
