@@ -1,10 +1,13 @@
-"""ImageFolder dataset preparation from the mirror's Tiny-ImageNet tar and from an ImageNet directory."""
+"""ImageFolder dataset preparation from the Tiny-ImageNet archives (mirror tar, official zip) and an ImageNet directory."""
 
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from toponets.cli.prepare_images import main
 from toponets.data import prepare_images
@@ -59,6 +62,73 @@ def test_loads_as_image_folder(small):
     assert dataset.classes == summary["classes"] and len(dataset) == 12
     image, label = dataset[11]
     assert tuple(image.shape) == (3, 32, 32) and label == 2
+
+
+WNIDS = ["n00000003", "n00000001", "n00000002"]  # wnids.txt is not sorted
+
+
+def official_zip(path: Path, *, unlabelled: str | None = None) -> Path:
+    """A tiny-imagenet-200.zip in the official layout: 3 classes, 3 train and 2 val images each, 8x8 JPEGs."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, "JPEG")
+    jpeg, top = buffer.getvalue(), "tiny-imagenet-200"
+    annotations = []
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{top}/wnids.txt", "\n".join(WNIDS) + "\n")
+        zf.writestr(f"{top}/words.txt", "".join(f"{w}\tthing\n" for w in WNIDS))
+        for c, wnid in enumerate(WNIDS):
+            zf.writestr(f"{top}/train/{wnid}/{wnid}_boxes.txt", "")
+            for k in (0, 1, 10):
+                zf.writestr(f"{top}/train/{wnid}/images/{wnid}_{k}.JPEG", jpeg)
+            for k in (c, c + 3):  # val images interleave the classes
+                zf.writestr(f"{top}/val/images/val_{k}.JPEG", jpeg)
+                annotations.append(f"val_{k}.JPEG\t{wnid}\t0\t0\t7\t7\n")
+        if unlabelled:
+            zf.writestr(f"{top}/val/images/{unlabelled}", jpeg)
+        zf.writestr(f"{top}/val/val_annotations.txt", "".join(annotations))
+        zf.writestr(f"{top}/test/images/test_0.JPEG", jpeg)
+    return path
+
+
+def test_official_zip(tmp_path, capsys):
+    archive = official_zip(tmp_path / "tiny-imagenet-200.zip")
+    out = tmp_path / "prepared"
+    summary = from_tiny_imagenet(archive, out, classes=2, train_per_class=2, val_per_class=1)
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "train", "val"]
+    assert files(out / "train") == {
+        "n00000001": ["n00000001_0.JPEG", "n00000001_1.JPEG"],
+        "n00000002": ["n00000002_0.JPEG", "n00000002_1.JPEG"],
+    }
+    # each val image sits in the class val_annotations.txt gives it; the first one by name is kept
+    assert files(out / "val") == {"n00000001": ["val_1.JPEG"], "n00000002": ["val_2.JPEG"]}
+    assert summary["classes"] == ["n00000001", "n00000002"] and summary["counts"] == {"train": 4, "val": 2}
+    assert summary["source"] == {"kind": "tiny-imagenet-200", "path": str(archive)}
+    assert json.loads((out / "dataset.json").read_text()) == summary
+    assert Image.open(out / "val" / "n00000002" / "val_2.JPEG").size == (8, 8)
+    # uncapped, through the CLI
+    main(["--tiny-imagenet", str(archive), "--out", str(tmp_path / "all")])
+    assert "3 classes, 9 train / 6 val images" in capsys.readouterr().out
+    assert files(tmp_path / "all" / "val")["n00000003"] == ["val_0.JPEG", "val_3.JPEG"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all", "prepared", "tiny-imagenet-200.zip"]
+
+
+def test_official_zip_unlabelled_val_image(tmp_path):
+    archive = official_zip(tmp_path / "tiny-imagenet-200.zip", unlabelled="val_99.JPEG")
+    with pytest.raises(DataSourceError, match="val/images/val_99.JPEG has no class in .*val_annotations.txt"):
+        from_tiny_imagenet(archive, tmp_path / "out", classes=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-imagenet-200.zip"]  # no output, no temporary
+
+
+def test_unknown_archive_layout(tmp_path):
+    archive = tmp_path / "other.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("images/a.JPEG", b"")
+    with pytest.raises(DataSourceError, match="lacks class folders .*official tiny-imagenet-200.zip"):
+        from_tiny_imagenet(archive, tmp_path / "out")
+    (tmp_path / "broken.tar").write_bytes(b"not an archive")
+    with pytest.raises(DataSourceError, match="not a readable tar or zip archive"):
+        from_tiny_imagenet(tmp_path / "broken.tar", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_imagenet_dir_links(small, tmp_path):

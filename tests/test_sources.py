@@ -18,6 +18,7 @@ from toponets.data.sources import MIRROR_ENV, DataSourceError, fetch, sha256sum
 
 PAYLOAD = b"topographic networks\n" * 1000
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()
 UNREACHABLE = "http://127.0.0.1:1/payload.bin"  # fetch must never get this far
 
 
@@ -69,18 +70,23 @@ def test_user_path(tmp_path):
     assert fetch({"path": str(f)}, tmp_path / "dest") == f
     assert fetch({"path": str(f), "sha256": PAYLOAD_SHA}, tmp_path / "dest") == f
     assert fetch({"path": str(tmp_path)}, tmp_path / "dest") == tmp_path  # directories are fine too
+    assert fetch({"path": str(f), "md5": PAYLOAD_MD5.upper()}, tmp_path / "dest") == f
     with pytest.raises(DataSourceError, match="expected 0+"):
         fetch({"path": str(f), "sha256": "0" * 64}, tmp_path / "dest")
+    with pytest.raises(DataSourceError, match=f"has md5 {PAYLOAD_MD5}, expected 0+; .*fix `md5:`"):
+        fetch({"path": str(f), "md5": "0" * 32}, tmp_path / "dest")
     with pytest.raises(DataSourceError, match="does not exist.*path:"):
         fetch({"path": str(tmp_path / "missing")}, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
 
 
 def test_bad_source_descriptions(tmp_path):
-    with pytest.raises(DataSourceError, match="no `sha256:`"):
+    with pytest.raises(DataSourceError, match="no `sha256:` or `md5:`"):
         fetch({"url": UNREACHABLE}, tmp_path)
-    with pytest.raises(DataSourceError, match="unknown keys.*'md5'"):
-        fetch({"url": UNREACHABLE, "md5": "x", "sha256": PAYLOAD_SHA}, tmp_path)
+    with pytest.raises(DataSourceError, match="unknown keys.*'sha1'"):
+        fetch({"url": UNREACHABLE, "sha1": "x", "sha256": PAYLOAD_SHA}, tmp_path)
+    with pytest.raises(DataSourceError, match="gives sha256 and md5; give only one checksum"):
+        fetch({"url": UNREACHABLE, "md5": PAYLOAD_MD5, "sha256": PAYLOAD_SHA}, tmp_path)
     with pytest.raises(DataSourceError, match="no `url:`.*set `path:`.*TOPONETS_MIRROR"):
         fetch({"sha256": PAYLOAD_SHA, "filename": "payload.bin"}, tmp_path / "dest", mirror=tmp_path)
 
@@ -132,6 +138,29 @@ def test_download(tmp_path, server):
     got = fetch(source, tmp_path / "dest", mirror=tmp_path / "empty-mirror")
     assert got == tmp_path / "dest" / "payload.bin" and got.read_bytes() == PAYLOAD
     assert leftovers(tmp_path / "dest") == []
+
+
+def test_download_md5(tmp_path, server):
+    """A source may give the md5 its publisher lists instead of a sha256 (e.g. the official Tiny-ImageNet zip)."""
+    dest = tmp_path / "dest"
+    with pytest.raises(DataSourceError, match=f"has md5 {PAYLOAD_MD5}, expected {'1' * 32}.*nothing was kept"):
+        fetch({"url": f"{server}/payload.bin", "md5": "1" * 32}, dest)
+    assert list(dest.iterdir()) == []
+    source = {"url": f"{server}/payload.bin", "md5": PAYLOAD_MD5}
+    got = fetch(source, dest)
+    assert got == dest / "payload.bin" and got.read_bytes() == PAYLOAD and leftovers(dest) == []
+    # the verified copy is reused (the URL is not asked again), and a corrupt one is replaced
+    assert fetch({**source, "url": UNREACHABLE, "filename": "payload.bin"}, dest) == got
+    got.write_bytes(b"corrupt")
+    assert fetch(source, dest).read_bytes() == PAYLOAD
+
+
+def test_mirror_md5(tmp_path, mirror):
+    source = {"url": UNREACHABLE, "md5": PAYLOAD_MD5, "mirror_path": "sub/payload.bin"}
+    assert fetch(source, tmp_path / "dest", mirror=mirror).read_bytes() == PAYLOAD
+    (mirror / "sub" / "payload.bin").write_bytes(PAYLOAD[:-1])
+    with pytest.raises(DataSourceError, match=f"payload.bin is corrupt: md5 {hashlib.md5(PAYLOAD[:-1]).hexdigest()}"):
+        fetch(source, tmp_path / "other", mirror=mirror)
 
 
 def test_download_checksum_mismatch_keeps_nothing(tmp_path, server):

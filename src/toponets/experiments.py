@@ -100,6 +100,6 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
         if path and not (base / path).exists():
             problems[f"data.{key}"] = (
                 f"data.{key}.source.path: {path} does not exist; give the path of the dataset on this machine, "
-                "or replace `path` by a download source (sha256 with url or mirror_path)"
+                "or replace `path` by a download source (sha256 or md5, with url or mirror_path)"
             )
     return problems

@@ -1,6 +1,6 @@
-"""Build an ImageFolder dataset directory from the Tiny-ImageNet tar or a local ImageNet directory.
+"""Build an ImageFolder dataset directory from a Tiny-ImageNet archive or a local ImageNet directory.
 
-    python -m toponets.cli.prepare_images --tiny-imagenet TAR --out DIR [--classes N]
+    python -m toponets.cli.prepare_images --tiny-imagenet ARCHIVE --out DIR [--classes N]
         [--train-per-class K] [--val-per-class V]
     python -m toponets.cli.prepare_images --imagenet-dir DIR --out DIR [caps as above]
 """
@@ -17,7 +17,11 @@ from toponets.data.sources import DataSourceError
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--tiny-imagenet", metavar="TAR", help="the mirror's imagenet/tiny-imagenet-200.tar")
+    source.add_argument(
+        "--tiny-imagenet",
+        metavar="ARCHIVE",
+        help="Tiny-ImageNet-200: the mirror's imagenet/tiny-imagenet-200.tar or the official tiny-imagenet-200.zip",
+    )
     source.add_argument("--imagenet-dir", metavar="DIR", help="ILSVRC-2012 in ImageFolder layout (train/, val/)")
     parser.add_argument("--out", required=True, help="output directory; must not exist yet")
     parser.add_argument("--classes", type=int, help="keep the first N classes (sorted wnids); default all")

@@ -1,12 +1,13 @@
 """Build the ImageFolder dataset directory (`train/<class>/*`, `val/<class>/*`) the image runs read.
 
-Two sources: the Tiny-ImageNet-200 tar of the data mirror (already in
-ImageFolder layout; selected members are extracted) or a user's ILSVRC-2012
-directory in ImageFolder layout (images are symlinked, not copied). Optional
-caps keep the first `classes` classes and the first `train_per_class` /
-`val_per_class` images of each, in sorted order, so small presets are
-deterministic and their class indices match the full set's. The output
-directory appears atomically, with a `dataset.json` summary.
+Two sources: a Tiny-ImageNet-200 archive, either the data mirror's tar (already
+in ImageFolder layout) or the official tiny-imagenet-200.zip (val labels in
+val_annotations.txt), of which only the selected images are extracted; or a
+user's ILSVRC-2012 directory in ImageFolder layout (images are symlinked, not
+copied). Optional caps keep the first `classes` classes and the first
+`train_per_class` / `val_per_class` images of each, in sorted order, so small
+presets are deterministic and their class indices match the full set's. The
+output directory appears atomically, with a `dataset.json` summary.
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from toponets.data.archives import atomic_dir
 from toponets.data.sources import DataSourceError
@@ -29,32 +36,95 @@ IMAGENET_LAYOUT = (
     "expected the (ILSVRC-2012) ImageFolder layout <root>/train/<wnid>/*.JPEG and <root>/val/<wnid>/*.JPEG "
     "with the same classes in both"
 )
+TINY_TOP = "tiny-imagenet-200"
+TINY_ANNOTATIONS = f"{TINY_TOP}/val/val_annotations.txt"
+TINY_LAYOUT = (
+    "expected the mirror's Tiny-ImageNet tar (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG) or the official "
+    f"{TINY_TOP}.zip ({TINY_TOP}/train/<wnid>/images/*.JPEG, {TINY_TOP}/val/images/*.JPEG, {TINY_ANNOTATIONS})"
+)
 
 # {split: {class: [file names]}}
 Index = dict[str, dict[str, list[str]]]
+# {(split, class, file name): archive member name}
+Placement = dict[tuple[str, str, str], str]
 
 
 def from_tiny_imagenet(
-    tar: str | os.PathLike,
+    archive: str | os.PathLike,
     out: str | os.PathLike,
     *,
     classes: int | None = None,
     train_per_class: int | None = None,
     val_per_class: int | None = None,
 ) -> dict:
-    """Extract (a capped subset of) the Tiny-ImageNet-200 tar into `out`; return the summary."""
-    tar = Path(tar)
-    with atomic_dir(out) as tmp, tarfile.open(tar) as tf:
-        members = {m.name: m for m in tf.getmembers() if m.isfile()}
+    """Extract (a capped subset of) a Tiny-ImageNet-200 archive into `out`; return the summary.
+
+    `archive` is the mirror's tar or the official zip; its member names tell which.
+    """
+    archive = Path(archive)
+    with atomic_dir(out) as tmp, _archive_files(archive) as files:
+        official = any(name.startswith(f"{TINY_TOP}/") for name in files)
+        placement = _official_placement(files, archive) if official else _mirror_placement(files)
         index: Index = {split: {} for split in SPLITS}
-        for name in members:
-            parts = PurePosixPath(name).parts
-            if len(parts) == 3 and parts[0] in SPLITS and _is_image(parts[2]):
-                index[parts[0]].setdefault(parts[1], []).append(parts[2])
-        chosen = _select(_validated(index, tar), classes, train_per_class, val_per_class)
-        wanted = [members[f"{s}/{c}/{f}"] for s in SPLITS for c, files in chosen[s].items() for f in files]
-        tf.extractall(tmp, members=wanted, filter="data")
-        return _write_summary(tmp, chosen, "tiny-imagenet-200", tar, classes, train_per_class, val_per_class)
+        for split, cls, name in placement:
+            index[split].setdefault(cls, []).append(name)
+        chosen = _select(_validated(index, archive, TINY_LAYOUT), classes, train_per_class, val_per_class)
+        wanted = {placement[s, c, f]: tmp / s / c / f for s in SPLITS for c, names in chosen[s].items() for f in names}
+        for member in files:  # in archive order, so a compressed tar is read once
+            if member in wanted:
+                wanted[member].parent.mkdir(parents=True, exist_ok=True)
+                with files[member]() as src, open(wanted[member], "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        return _write_summary(tmp, chosen, "tiny-imagenet-200", archive, classes, train_per_class, val_per_class)
+
+
+@contextmanager
+def _archive_files(path: Path) -> Iterator[dict[str, Callable[[], IO[bytes]]]]:
+    """{member name: opener} for the files of a tar or zip archive, in archive order."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                yield {info.filename: partial(zf.open, info) for info in zf.infolist() if not info.is_dir()}
+        else:
+            with tarfile.open(path) as tf:
+                yield {m.name: partial(tf.extractfile, m) for m in tf.getmembers() if m.isfile()}
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
+        raise DataSourceError(f"{path} is not a readable tar or zip archive ({e}); fetch a good copy") from e
+
+
+def _mirror_placement(files: dict) -> Placement:
+    """The mirror's tar: train/<wnid>/<image> and val/<wnid>/<image> at its root."""
+    placement: Placement = {}
+    for member in files:
+        parts = PurePosixPath(member).parts
+        if len(parts) == 3 and parts[0] in SPLITS and WNID.fullmatch(parts[1]) and _is_image(parts[2]):
+            placement[parts] = member
+    return placement
+
+
+def _official_placement(files: dict, archive: Path) -> Placement:
+    """The official zip: train/<wnid>/images/<image>; val/images/<image>, labelled by val_annotations.txt."""
+    if TINY_ANNOTATIONS not in files:
+        raise DataSourceError(f"{archive} has no {TINY_ANNOTATIONS} to label the val images; {TINY_LAYOUT}")
+    with files[TINY_ANNOTATIONS]() as f:
+        rows = [line.split("\t") for line in f.read().decode().splitlines()]
+    labels = {row[0]: row[1] for row in rows if len(row) > 1}
+    placement: Placement = {}
+    for member in files:
+        top, *parts = PurePosixPath(member).parts
+        if top != TINY_TOP or not _is_image(member):
+            continue
+        if len(parts) == 4 and parts[0] == "train" and WNID.fullmatch(parts[1]) and parts[2] == "images":
+            placement["train", parts[1], parts[3]] = member
+        elif len(parts) == 3 and parts[:2] == ["val", "images"]:
+            label = labels.get(parts[2])
+            if label is None or not WNID.fullmatch(label):
+                raise DataSourceError(
+                    f"{archive}: {member} has no class in {TINY_ANNOTATIONS}; the archive is incomplete or corrupt, "
+                    "fetch a good copy"
+                )
+            placement["val", label, parts[2]] = member
+    return placement
 
 
 def from_imagenet_dir(
@@ -68,7 +138,8 @@ def from_imagenet_dir(
     """Symlink (a capped subset of) an ILSVRC-2012 ImageFolder directory into `out`; return the summary."""
     root = Path(root).expanduser().resolve()
     with atomic_dir(out) as tmp:
-        chosen = _select(_validated(_scan_imagenet(root), root), classes, train_per_class, val_per_class)
+        index = _validated(_scan_imagenet(root), root, IMAGENET_LAYOUT)
+        chosen = _select(index, classes, train_per_class, val_per_class)
         for split, by_class in chosen.items():
             for cls, files in by_class.items():
                 (tmp / split / cls).mkdir(parents=True)
@@ -103,19 +174,19 @@ def _is_image(name: str) -> bool:
     return name.lower().endswith(IMG_EXTENSIONS)
 
 
-def _validated(index: Index, where: Path) -> Index:
+def _validated(index: Index, where: Path, layout: str) -> Index:
     """Check both splits exist, share their classes and have no empty class; return `index`."""
     train, val = (set(index[s]) for s in SPLITS)
     if not train or not val:
-        raise DataSourceError(f"{where} lacks class folders under train/ or val/; {IMAGENET_LAYOUT}")
+        raise DataSourceError(f"{where} lacks class folders under train/ or val/; {layout}")
     if train != val:
         raise DataSourceError(
             f"{where}: train/ and val/ have different classes "
-            f"(only in train: {sorted(train - val)[:5]}, only in val: {sorted(val - train)[:5]}); {IMAGENET_LAYOUT}"
+            f"(only in train: {sorted(train - val)[:5]}, only in val: {sorted(val - train)[:5]}); {layout}"
         )
     empty = sorted(f"{s}/{c}" for s in SPLITS for c, files in index[s].items() if not files)
     if empty:
-        raise DataSourceError(f"{where} has class folders without images: {empty[:5]}; {IMAGENET_LAYOUT}")
+        raise DataSourceError(f"{where} has class folders without images: {empty[:5]}; {layout}")
     return index
 
 

@@ -2,8 +2,8 @@
 
 A source is a dict from the YAML config, one of
 
-    {path: <local file or directory>, sha256: <optional, files only>}
-    {url: <optional>, sha256: <required>, filename: <optional>, mirror_path: <optional>}
+    {path: <local file or directory>, sha256 or md5: <optional, files only>}
+    {url: <optional>, sha256 or md5: <exactly one>, filename: <optional>, mirror_path: <optional>}
 
 `filename` defaults to the last part of the URL (or of `mirror_path`);
 `mirror_path` is the file's path inside a mirror directory and defaults to
@@ -28,21 +28,27 @@ from toponets.io import atomic_path
 
 MIRROR_ENV = "TOPONETS_MIRROR"
 CHUNK = 1 << 20
-PATH_KEYS = {"path", "sha256"}
-DOWNLOAD_KEYS = {"url", "sha256", "filename", "mirror_path"}
+DIGESTS = ("sha256", "md5")  # the checksum keys a source may give, each a hashlib algorithm
+PATH_KEYS = {"path", *DIGESTS}
+DOWNLOAD_KEYS = {"url", "filename", "mirror_path", *DIGESTS}
 
 
 class DataSourceError(RuntimeError):
     """A dataset file is missing, corrupt or described wrongly; the message says how to fix it."""
 
 
-def sha256sum(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in chunks so large archives need little memory."""
-    digest = hashlib.sha256()
+def checksum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest (hashlib `algorithm`) of a file, read in chunks so large archives need little memory."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    return checksum(path, "sha256")
 
 
 def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
@@ -69,12 +75,15 @@ def fetch(source: Mapping, dest_dir: str | os.PathLike, mirror: str | os.PathLik
     if "path" in source:
         return _user_path(source)
     _check_keys(source, DOWNLOAD_KEYS)
-    if not source.get("sha256"):
-        raise DataSourceError(f"download source {dict(source)} has no `sha256:`; add the file's checksum to the config")
-    name, expected = filename(source), source["sha256"].lower()
+    expected = _expected(source)
+    if expected is None:
+        raise DataSourceError(
+            f"download source {dict(source)} has no `sha256:` or `md5:`; add the file's checksum to the config"
+        )
+    name = filename(source)
     dest = Path(dest_dir) / name
 
-    if dest.is_file() and sha256sum(dest) == expected:
+    if dest.is_file() and checksum(dest, expected[0]) == expected[1]:
         return dest
     mirror = mirror_dir(mirror)
     if mirror is not None:
@@ -96,16 +105,26 @@ def _user_path(source: Mapping) -> Path:
     path = Path(source["path"]).expanduser()
     if not path.exists():
         raise DataSourceError(f"{path} does not exist; fix `path:` in the config to point at the data")
-    if source.get("sha256"):
+    expected = _expected(source)
+    if expected:
+        algorithm, digest = expected
         if not path.is_file():
-            raise DataSourceError(f"{path} is a directory, but its source gives a `sha256:`, which only files have")
-        actual = sha256sum(path)
-        if actual != source["sha256"].lower():
+            raise DataSourceError(f"{path} is a directory, but its source gives `{algorithm}:`, which only files have")
+        actual = checksum(path, algorithm)
+        if actual != digest:
             raise DataSourceError(
-                f"{path} has sha256 {actual}, expected {source['sha256']}; "
-                "replace it with a good copy or fix `sha256:` in the config"
+                f"{path} has {algorithm} {actual}, expected {digest}; "
+                f"replace it with a good copy or fix `{algorithm}:` in the config"
             )
     return path
+
+
+def _expected(source: Mapping) -> tuple[str, str] | None:
+    """The (algorithm, lower-case hex digest) a source gives, or None; at most one may be given."""
+    given = [key for key in DIGESTS if source.get(key)]
+    if len(given) > 1:
+        raise DataSourceError(f"source {dict(source)} gives {' and '.join(given)}; give only one checksum")
+    return (given[0], source[given[0]].lower()) if given else None
 
 
 def _check_keys(source: Mapping, allowed: set[str]) -> None:
@@ -117,12 +136,11 @@ def _check_keys(source: Mapping, allowed: set[str]) -> None:
         )
 
 
-def _verify(path: Path, expected: str, source: Mapping, mirror: Path | None) -> None:
-    actual = sha256sum(path)
-    if actual != expected:
-        raise DataSourceError(
-            f"{path} is corrupt: sha256 {actual}, expected {expected}. {_how_to(source, mirror)}"
-        )
+def _verify(path: Path, expected: tuple[str, str], source: Mapping, mirror: Path | None) -> None:
+    algorithm, digest = expected
+    actual = checksum(path, algorithm)
+    if actual != digest:
+        raise DataSourceError(f"{path} is corrupt: {algorithm} {actual}, expected {digest}. {_how_to(source, mirror)}")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -134,9 +152,10 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _download(url: str, dest: Path, expected: str, source: Mapping, mirror: Path | None) -> None:
+def _download(url: str, dest: Path, expected: tuple[str, str], source: Mapping, mirror: Path | None) -> None:
     """Stream `url` into a temporary file, hashing as it goes; keep it only if the checksum matches."""
-    digest = hashlib.sha256()
+    algorithm, wanted = expected
+    digest = hashlib.new(algorithm)
     with atomic_path(dest) as tmp:
         try:
             with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
@@ -145,9 +164,9 @@ def _download(url: str, dest: Path, expected: str, source: Mapping, mirror: Path
                     out.write(chunk)
         except (urllib.error.URLError, OSError) as e:
             raise DataSourceError(f"downloading {url} failed ({e}). {_how_to(source, mirror)}") from e
-        if digest.hexdigest() != expected:
+        if digest.hexdigest() != wanted:
             raise DataSourceError(
-                f"download of {url} has sha256 {digest.hexdigest()}, expected {expected}; "
+                f"download of {url} has {algorithm} {digest.hexdigest()}, expected {wanted}; "
                 f"nothing was kept. {_how_to(source, mirror)}"
             )
 
