@@ -1,5 +1,7 @@
 """TopoLoss: parity with the authors' package, gradients, training effect, errors."""
 
+from collections import OrderedDict
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -110,9 +112,9 @@ def test_half_precision_weights_are_lifted_to_float32():
 
 
 def test_unknown_layer_is_named_with_suggestions():
-    model = nn.Sequential(nn.Linear(4, 64))
-    with pytest.raises(ValueError, match=r"no layer named 'O'"):
-        TopoLoss(model, ["O"])
+    model = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 64)))
+    with pytest.raises(KeyError, match=r"TopoLoss: the model has no layer named 'fc_1' \(did you mean \['fc1'\]"):
+        TopoLoss(model, ["fc_1"])
 
 
 def test_layer_that_is_not_linear_or_conv_is_rejected():
@@ -136,5 +138,5 @@ def test_factor_larger_than_a_sheet_side_is_rejected():
 
 
 def test_empty_layer_list_is_rejected():
-    with pytest.raises(ValueError, match="non-empty list"):
+    with pytest.raises(ValueError, match="TopoLoss: no layers given"):
         TopoLoss(nn.Sequential(nn.Linear(4, 64)), [])

@@ -17,13 +17,13 @@ autograd's dozen full-size temporaries per layer become three.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import layers_by_name
 from .sheet import Sheet, sheet_for
 
 Factor = float | tuple[float, float]
@@ -111,12 +111,7 @@ class _TopoLayer:
         return _SheetCosineLoss.apply(weight, self.sheet.height, self.sheet.width, *self.factor)
 
 
-def _resolve(modules: dict[str, nn.Module], name: str) -> nn.Module:
-    if name not in modules:
-        close = difflib.get_close_matches(name, list(modules), n=3)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"TopoLoss: the model has no layer named '{name}'{hint}")
-    module = modules[name]
+def _check_type(name: str, module: nn.Module) -> nn.Module:
     if not isinstance(module, (nn.Linear, nn.Conv2d)):
         inner = [f"{name}.{n}" for n, m in module.named_modules() if n and isinstance(m, (nn.Linear, nn.Conv2d))]
         hint = f"; it contains {inner[:3]}" if inner else ""
@@ -136,12 +131,12 @@ class TopoLoss:
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str], factor: Factor = 3.0):
-        if isinstance(layers, str) or not layers:
-            raise ValueError("TopoLoss needs a non-empty list of layer names")
+        if isinstance(layers, str):
+            raise ValueError("TopoLoss needs a list of layer names, not one string")
         pair = _factor_pair(factor)
-        modules = dict(model.named_modules())
+        modules = layers_by_name(model, layers, "TopoLoss")
         self.factor = pair
-        self.layers = [_TopoLayer(name, _resolve(modules, name), pair) for name in layers]
+        self.layers = [_TopoLayer(name, _check_type(name, m), pair) for name, m in zip(layers, modules)]
 
     @property
     def layer_names(self) -> list[str]:

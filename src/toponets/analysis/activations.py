@@ -21,6 +21,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..layers import layers_by_name
+
 REDUCTIONS = ("mean", "max")
 
 
@@ -63,13 +65,8 @@ def recording(model: nn.Module, layers: Iterable[str], reduce: str = "mean"):
     float32 responses; `set_mask(mask)` sets the token mask used by the next
     pass. The hooks are removed on exit, also after an error.
     """
-    modules = dict(model.named_modules())
     layers = list(layers)
-    missing = [name for name in layers if name not in modules]
-    if missing:
-        raise KeyError(f"model has no layer(s) {missing}; e.g. {[n for n in modules if n][:8]}")
-    if not layers:
-        raise ValueError("no layers to record")
+    modules = dict(zip(layers, layers_by_name(model, layers, "recording responses")))
     responses: dict[str, torch.Tensor] = {}
     state: dict[str, torch.Tensor | None] = {"mask": None}
 

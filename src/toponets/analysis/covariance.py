@@ -8,8 +8,14 @@ Per-unit minima and maxima mark units whose response never changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import closing
+
 import numpy as np
 import torch
+from torch import nn
+
+from .activations import stream_activations
 
 
 class CovarianceAccumulator:
@@ -52,3 +58,25 @@ class CovarianceAccumulator:
     def constant(self) -> torch.Tensor:
         """Boolean mask of the units whose response never changed."""
         return self._min == self._max
+
+
+def accumulate_responses(
+    model: nn.Module,
+    layers: Iterable[str],
+    batches: Iterable,
+    device: str | torch.device,
+    reduce: str,
+    accumulator: type[CovarianceAccumulator] = CovarianceAccumulator,
+) -> tuple[dict[str, CovarianceAccumulator], int]:
+    """One pass over `batches`: an `accumulator` of each layer's responses, and the stimulus count."""
+    layers = list(layers)
+    accumulators: dict[str, CovarianceAccumulator] = {}
+    with closing(stream_activations(model, layers, batches, device=device, reduce=reduce)) as stream:
+        for responses in stream:
+            for name, x in responses.items():
+                if name not in accumulators:
+                    accumulators[name] = accumulator(x.shape[1])
+                accumulators[name].update(x)
+    if not accumulators:
+        raise ValueError("no stimuli: the batches were empty")
+    return {name: accumulators[name] for name in layers}, next(iter(accumulators.values())).n

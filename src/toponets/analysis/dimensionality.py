@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from contextlib import closing
 
 import numpy as np
 import torch
 from torch import nn
 
-from .activations import stream_activations
-from .covariance import CovarianceAccumulator
+from .covariance import CovarianceAccumulator, accumulate_responses
 
 
 def effective_dim(acc: CovarianceAccumulator) -> float:
@@ -55,18 +53,8 @@ def model_effective_dim(
     `reduce` collapses conv outputs over space (and Linear outputs over
     tokens), see `stream_activations`.
     """
-    layers = list(layers)
-    accumulators: dict[str, CovarianceAccumulator] = {}
-    with closing(stream_activations(model, layers, batches, device=device, reduce=reduce)) as stream:
-        for responses in stream:
-            for name, x in responses.items():
-                if name not in accumulators:
-                    accumulators[name] = CovarianceAccumulator(x.shape[1])
-                accumulators[name].update(x)
-    if not accumulators:
-        raise ValueError("no stimuli: the batches were empty")
-    n = next(iter(accumulators.values())).n
-    return {name: effective_dim(accumulators[name]) for name in layers}, n
+    accumulators, n = accumulate_responses(model, layers, batches, device, reduce)
+    return {name: effective_dim(acc) for name, acc in accumulators.items()}, n
 
 
 def mean_effective_dim(per_layer: Mapping[str, float]) -> float:

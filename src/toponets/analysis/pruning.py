@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from torch import nn
+
+from ..layers import layers_by_name
 from torch.nn.utils import prune
 
 SCOPES = ("layer", "global")
@@ -23,17 +25,12 @@ DEFAULT_FRACTIONS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98)
 
 
 def _weighted_modules(model: nn.Module, layers: Iterable[str]) -> list[nn.Module]:
-    modules = dict(model.named_modules())
     layers = list(layers)
-    missing = [name for name in layers if name not in modules]
-    if missing:
-        raise KeyError(f"model has no layer(s) {missing}; e.g. {[n for n in modules if n][:8]}")
-    if not layers:
-        raise ValueError("no layers to prune")
-    bare = [name for name in layers if not isinstance(getattr(modules[name], "weight", None), nn.Parameter)]
+    modules = layers_by_name(model, layers, "pruning")
+    bare = [name for name, m in zip(layers, modules) if not isinstance(getattr(m, "weight", None), nn.Parameter)]
     if bare:
         raise TypeError(f"layer(s) {bare} have no weight parameter to prune")
-    return [modules[name] for name in layers]
+    return modules
 
 
 def _check(fraction: float, scope: str) -> None:

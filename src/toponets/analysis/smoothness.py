@@ -15,7 +15,6 @@ cost one units x units matrix per layer.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,8 +23,7 @@ import torch
 from torch import nn
 
 from ..sheet import Sheet, sheet_for
-from .activations import stream_activations
-from .covariance import CovarianceAccumulator
+from .covariance import CovarianceAccumulator, accumulate_responses
 
 
 class CorrelationAccumulator(CovarianceAccumulator):
@@ -122,19 +120,8 @@ def model_smoothness(
     reduce: str = "mean",
 ) -> tuple[dict[str, SmoothnessResult], int]:
     """Smoothness of each of `layers` over the stimuli in `batches`, in one pass; also the stimulus count."""
-    layers = list(layers)
-    accumulators: dict[str, CorrelationAccumulator] = {}
-    with closing(stream_activations(model, layers, batches, device=device, reduce=reduce)) as stream:
-        for responses in stream:
-            for name, x in responses.items():
-                if name not in accumulators:
-                    accumulators[name] = CorrelationAccumulator(x.shape[1])
-                accumulators[name].update(x)
-    if not accumulators:
-        raise ValueError("no stimuli: the batches were empty")
-    n = next(iter(accumulators.values())).n
+    accumulators, n = accumulate_responses(model, layers, batches, device, reduce, CorrelationAccumulator)
     results = {
-        name: correlation_profile(accumulators[name].correlation(), sheet_for(accumulators[name].units), bins)
-        for name in layers
+        name: correlation_profile(acc.correlation(), sheet_for(acc.units), bins) for name, acc in accumulators.items()
     }
     return results, n
