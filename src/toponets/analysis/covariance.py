@@ -55,6 +55,18 @@ class CovarianceAccumulator:
         mean = self._sum / self.n
         return (self._cross - self.n * torch.outer(mean, mean)) / (self.n - 1)
 
+    @classmethod
+    def of(cls, responses: Iterable[torch.Tensor | np.ndarray]):
+        """An accumulator over a whole stream of (B, units) responses."""
+        accumulator = None
+        for batch in responses:
+            if accumulator is None:
+                accumulator = cls(batch.shape[1])
+            accumulator.update(batch)
+        if accumulator is None:
+            raise ValueError("no responses: the stream was empty")
+        return accumulator
+
     def constant(self) -> torch.Tensor:
         """Boolean mask of the units whose response never changed."""
         return self._min == self._max

@@ -31,14 +31,7 @@ def effective_dim(acc: CovarianceAccumulator) -> float:
 
 def layer_effective_dim(responses: Iterable[torch.Tensor | np.ndarray]) -> float:
     """Effective dimensionality of one layer from a stream of (B, units) responses."""
-    accumulator = None
-    for batch in responses:
-        if accumulator is None:
-            accumulator = CovarianceAccumulator(batch.shape[1])
-        accumulator.update(batch)
-    if accumulator is None:
-        raise ValueError("no responses: the stream was empty")
-    return effective_dim(accumulator)
+    return effective_dim(CovarianceAccumulator.of(responses))
 
 
 def model_effective_dim(

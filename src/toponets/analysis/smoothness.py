@@ -101,13 +101,7 @@ def correlation_profile(corr: np.ndarray, sheet: Sheet, bins: int = 20) -> Smoot
 
 def layer_smoothness(responses: Iterable[torch.Tensor | np.ndarray], bins: int = 20) -> SmoothnessResult:
     """Smoothness of one layer from a stream of (B, units) responses; the sheet follows `sheet_for(units)`."""
-    accumulator = None
-    for batch in responses:
-        if accumulator is None:
-            accumulator = CorrelationAccumulator(batch.shape[1])
-        accumulator.update(batch)
-    if accumulator is None:
-        raise ValueError("no responses to correlate")
+    accumulator = CorrelationAccumulator.of(responses)
     return correlation_profile(accumulator.correlation(), sheet_for(accumulator.units), bins)
 
 
