@@ -39,11 +39,10 @@ def code(*modules):
 
 
 # Families whose training rule exists; the others stay in the grid and are reported as skipped.
-TRAINERS = {"resnet18": "train_vision", "resnet50": "train_vision"}
+TRAINABLE = {"resnet18", "resnet50"}  # trained by train_vision
 RUNS = runs(config)
-TRAINED = [r for r in RUNS if r.family in TRAINERS]
-VISION_RUNS = [r for r in TRAINED if r.kind == "vision"]
-_skipped = sorted({r.model for r in RUNS if r.family not in TRAINERS})
+VISION_RUNS = [r for r in RUNS if r.family in TRAINABLE and r.kind == "vision"]
+_skipped = sorted({r.model for r in RUNS if r.family not in TRAINABLE})
 if _skipped:
     print(f"TopoNets: no training rule yet for experiments {_skipped}; they are left out.", file=sys.stderr)
 
@@ -87,17 +86,20 @@ def source_input(key):
     return source_path
 
 
+def uses_ffcv(w):
+    return find_run(config, w.model, w.tau, w.seed).spec["recipe"].get("backend") == "ffcv"
+
+
 def train_data(w):
     """{train, val} data of a run: the ImageFolder splits, or .beton files for the ffcv backend."""
-    if find_run(config, w.model, w.tau, w.seed).spec["recipe"].get("backend") == "ffcv":
+    if uses_ffcv(w):
         return {split: f"results/data/images_ffcv/{split}.beton" for split in ("train", "val")}
     return {split: f"results/data/images/{split}" for split in ("train", "val")}
 
 
 def train_inputs(w):
-    """The files `train_data` lives in, as rule inputs."""
-    paths = train_data(w)
-    return ["results/data/images"] if paths["train"].startswith("results/data/images/") else list(paths.values())
+    """What `train_data` reads, as job inputs: the .beton files, or the ImageFolder directory."""
+    return list(train_data(w).values()) if uses_ffcv(w) else ["results/data/images"]
 
 
 def images_command(w, input):

@@ -1,0 +1,272 @@
+"""Train a language TopoNet (GPT-Neo or NanoGPT) with the nanoGPT recipe (METHODS §11.3-11.4).
+
+Loss = next-token cross-entropy + tau * TopoLoss on the MLP ``c_fc`` layers.
+AdamW with betas (0.9, 0.95) and weight decay on parameters of dim >= 2 only,
+linear warm-up then cosine decay of the lr to ``min_lr_ratio`` x peak
+(build-nanogpt's ``get_lr``), gradient accumulation, gradient clipping and
+bf16 autocast on CUDA. TopoLoss depends on the weights only, so it is computed
+once per optimizer step, not per micro-batch.
+
+The data is any object with ``batch(batch_size, block_size, generator) ->
+(x, y)`` (random windows and their next tokens, int64), by default
+`toponets.data.text.TokenShards`. Each step draws its batches from a
+generator seeded with (seed, step), so a resumed run sees the same data.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checkpoints import save_checkpoint
+from ..device import select_device
+from ..models import LANGUAGE, build, topographic_layers
+from ..topoloss import TopoLoss
+from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything
+from .vision import SPEC_DEFAULTS, use_amp
+
+# build-nanogpt's GPT-2 (124M) run on FineWeb-Edu 10B, plus the knobs this workflow adds.
+DEFAULT_RECIPE: dict[str, Any] = {
+    "max_steps": None,  # optimizer steps; None: train_tokens // tokens per step
+    "train_tokens": 10_000_000_000,  # used when max_steps is None (10B tokens -> 19,073 steps)
+    "batch_size": 64,  # sequences per micro-batch
+    "block_size": 1024,  # tokens per sequence
+    "grad_accum": 8,  # micro-batches per optimizer step: 64 x 1024 x 8 = 524,288 tokens
+    "lr": 6e-4,  # peak learning rate, reached at the end of warm-up
+    "min_lr_ratio": 0.1,  # the cosine ends at min_lr = min_lr_ratio x lr, at max_steps
+    "warmup_steps": 715,  # linear warm-up: step s (0-based) uses lr x (s + 1) / warmup_steps
+    "betas": [0.9, 0.95],  # AdamW betas
+    "weight_decay": 0.1,  # AdamW decoupled weight decay, on parameters with dim >= 2 only
+    "grad_clip": 1.0,  # max global gradient norm; 0 disables clipping
+    "eval_every": 250,  # validation loss every this many steps and after the last; 0: after the last only
+    "eval_batches": 20,  # validation micro-batches per evaluation (the same ones each time); 0: none
+    "checkpoint_every": 250,  # save the resumable state every this many steps; 0: never
+    "log_every": 1,  # write a metrics record every this many steps (and at evaluations and the end)
+    "amp": "auto",  # bf16 autocast: "auto" = on CUDA only, true (CUDA required) or false
+}
+
+# Recipe keys that change how a run is executed, not what it computes or logs:
+# a preempted run may resume with other values of these.
+RUNTIME_KEYS = ("checkpoint_every", "log_every")
+
+
+def merge_recipe(given: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """`defaults` updated with `given`; keys not in `defaults` are errors with spelling hints."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        hints = {key: difflib.get_close_matches(key, defaults, n=1) for key in unknown}
+        said = ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in hints.items())
+        raise ValueError(f"unknown recipe keys {said}; known: {sorted(defaults)}")
+    return {**defaults, **given}
+
+
+def resolve_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with defaults filled in (recipe included); unknown recipe keys are errors."""
+    missing = [key for key in ("family", "tau") if key not in spec]
+    if missing:
+        raise ValueError(f"training spec lacks {missing}; it needs at least 'family' and 'tau'")
+    if spec["family"] not in LANGUAGE:
+        raise ValueError(f"family '{spec['family']}' is not a language model; choose one of {list(LANGUAGE)}")
+    resolved = {**SPEC_DEFAULTS, **spec}
+    resolved["recipe"] = recipe = merge_recipe(resolved["recipe"], DEFAULT_RECIPE)
+    if resolved["tau"] < 0:
+        raise ValueError(f"tau must be >= 0, got {resolved['tau']}")
+    for key in ("batch_size", "block_size", "grad_accum"):
+        if recipe[key] < 1:
+            raise ValueError(f"recipe {key} must be >= 1, got {recipe[key]}")
+    if total_steps(recipe) < 1:
+        raise ValueError(
+            f"recipe gives no training steps: train_tokens {recipe['train_tokens']} is less than one step of "
+            f"{tokens_per_step(recipe)} tokens; set max_steps or more train_tokens"
+        )
+    return resolved
+
+
+def tokens_per_step(recipe: dict[str, Any]) -> int:
+    """Tokens of one optimizer step: batch_size x block_size x grad_accum."""
+    return recipe["batch_size"] * recipe["block_size"] * recipe["grad_accum"]
+
+
+def total_steps(recipe: dict[str, Any]) -> int:
+    """Optimizer steps of the run: max_steps, or as many whole steps as train_tokens fills."""
+    if recipe["max_steps"] is not None:
+        return int(recipe["max_steps"])
+    return int(recipe["train_tokens"]) // tokens_per_step(recipe)
+
+
+def lr_at(step: int, recipe: dict[str, Any]) -> float:
+    """The learning rate of (0-based) step `step` (build-nanogpt's `get_lr`)."""
+    peak, warmup, total = recipe["lr"], recipe["warmup_steps"], total_steps(recipe)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    floor = recipe["min_lr_ratio"] * peak
+    if step >= total:
+        return floor
+    progress = (step - warmup) / max(total - warmup, 1)
+    return floor + 0.5 * (1.0 + math.cos(math.pi * progress)) * (peak - floor)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two AdamW groups: parameters with dim < 2 (biases, norms) without weight decay, the rest with it.
+
+    Tied parameters (NanoGPT's lm_head and wte) appear once.
+    """
+    params = list(model.parameters())
+    return [
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+    ]
+
+
+def step_generator(seed: int, *key: int) -> torch.Generator:
+    """A CPU generator seeded from (seed, *key): the same key always draws the same batches."""
+    state = np.random.SeedSequence([seed, *key]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def logits_of(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Next-token logits of a HF causal LM (`.logits`, no key/value cache) or of a module returning them."""
+    if getattr(model, "config", None) is not None and hasattr(model.config, "use_cache"):
+        return model(input_ids=tokens, use_cache=False).logits
+    return model(tokens)
+
+
+def next_token_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, amp: bool):
+    """Mean cross-entropy of predicting `y` from `x`, under bf16 autocast when `amp`."""
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = logits_of(model, x)
+    return F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data, recipe: dict[str, Any], seed: int, device: torch.device, amp: bool) -> float:
+    """Mean validation cross-entropy over `eval_batches` micro-batches, the same ones at every call."""
+    model.eval()
+    generator = step_generator(seed, 1)
+    losses = [
+        next_token_loss(model, *data.batch(recipe["batch_size"], recipe["block_size"], generator), device, amp).item()
+        for _ in range(recipe["eval_batches"])
+    ]
+    model.train()
+    return float(np.mean(losses))
+
+
+class _Trainer:
+    """One optimizer step: grad_accum micro-batches, TopoLoss once, NaN check, clip, update."""
+
+    def __init__(self, model, topo, optimizer, data, recipe, seed, tau, device, amp, guard):
+        self.model, self.topo, self.optimizer, self.data = model, topo, optimizer, data
+        self.recipe, self.seed, self.tau, self.device, self.amp, self.guard = recipe, seed, tau, device, amp, guard
+
+    def step(self, index: int, lr: float) -> dict[str, float]:
+        """Train step `index` (0-based; logged as index + 1) at learning rate `lr`."""
+        recipe, accum = self.recipe, self.recipe["grad_accum"]
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        generator = step_generator(self.seed, 0, index)
+        ce = 0.0
+        for _ in range(accum):
+            x, y = self.data.batch(recipe["batch_size"], recipe["block_size"], generator)
+            micro = next_token_loss(self.model, x, y, self.device, self.amp) / accum
+            micro.backward()
+            ce += micro.item()
+        with torch.set_grad_enabled(self.tau > 0):
+            topo = self.topo()
+        loss = ce + self.tau * topo.item()
+        self.guard.check(index + 1, loss, ce=ce, topo=topo.item())
+        if self.tau > 0:
+            (self.tau * topo).backward()
+        clip = recipe["grad_clip"] or math.inf
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
+        self.optimizer.step()
+        return {"loss": loss, "ce": ce, "topo": topo.item(), "grad_norm": grad_norm}
+
+
+def open_data(data_dir: str | Path, with_val: bool) -> dict[str, Any]:
+    """The train (and, `with_val`, val) token shards under `data_dir`."""
+    from ..data.text import TokenShards  # imported here: written alongside, and only real runs need it
+
+    return {"train": TokenShards(data_dir, "train"), "val": TokenShards(data_dir, "val") if with_val else None}
+
+
+def train_language(
+    spec: dict[str, Any],
+    data_dir: str | Path | None,
+    out: str | Path,
+    metrics_path: str | Path,
+    state_path: str | Path,
+    device: str = "auto",
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train the language model of `spec`, write checkpoint `out`, return the last metrics record.
+
+    `data` ({"train": ..., "val": ... or None}) replaces the shards of
+    `data_dir`. Resumes from `state_path` when it exists (saved every
+    `recipe.checkpoint_every` steps and removed at the end); the state must
+    come from the same spec, `RUNTIME_KEYS` aside. `on_step` is called with
+    every step's record after any state save.
+    """
+    spec = resolve_spec(spec)
+    recipe, tau, seed = spec["recipe"], float(spec["tau"]), spec["seed"]
+    dev = select_device(device)
+    amp = use_amp(recipe["amp"], dev)
+    data = data if data is not None else open_data(data_dir, recipe["eval_batches"] > 0)
+    seed_everything(seed)
+    model = build(spec["family"], **spec["options"]).to(dev)
+    layers = topographic_layers(model, spec["family"], spec["placement"])
+    topo = TopoLoss(model, layers, spec["factor"])
+    groups = param_groups(model, recipe["weight_decay"])
+    optimizer = torch.optim.AdamW(groups, lr=0.0, betas=tuple(recipe["betas"]), fused=dev.type == "cuda")
+    scaler = torch.amp.GradScaler(dev.type, enabled=False)  # bf16 needs no loss scaling; kept for the state format
+    total, per_step = total_steps(recipe), tokens_per_step(recipe)
+
+    state_path = Path(state_path)
+    fingerprint = {**spec, "recipe": {k: v for k, v in recipe.items() if k not in RUNTIME_KEYS}}
+    objects = {"model": model, "optimizer": optimizer, "scaler": scaler, "config": fingerprint}
+    resumed = state_path.exists()
+    step = load_state(state_path, **objects) if resumed else 0
+    trainer = _Trainer(model, topo, optimizer, data["train"], recipe, seed, tau, dev, amp, LossGuard())
+    model.train()
+    record: dict[str, Any] = {}
+    with MetricsLog(metrics_path, resume_step=step if resumed else None) as log, progress_bar(total, step) as bar:
+        while step < total:
+            tick = time.perf_counter()
+            lr = lr_at(step, recipe)
+            values = trainer.step(step, lr)
+            step += 1
+            speed = per_step / (time.perf_counter() - tick)
+            record = {"step": step, "tokens": step * per_step, **values, "lr": lr, "tok_s": speed}
+            if _evaluate_after(step, total, recipe) and data.get("val") is not None:
+                record["val_loss"] = evaluate(model, data["val"], recipe, seed, dev, amp)
+            if step % recipe["log_every"] == 0 or step == total or "val_loss" in record:
+                log.write(record)
+            if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
+                save_state(state_path, step=step, **objects)
+            bar.update(1)
+            bar.set_postfix(loss=f"{values['loss']:.3f}", topo=f"{values['topo']:.3f}", lr=f"{lr:.3g}")
+            if on_step is not None:
+                on_step(record)
+
+    meta = {"topographic_layers": layers, "factor": spec["factor"], "tau": tau, "step": step, "config": spec}
+    save_checkpoint(out, model, spec["family"], spec["options"], **meta)
+    state_path.unlink(missing_ok=True)
+    return record
+
+
+def _evaluate_after(step: int, total: int, recipe: dict[str, Any]) -> bool:
+    """Whether validation runs after (1-based) step `step`: every `eval_every` steps and after the last."""
+    if not recipe["eval_batches"]:
+        return False
+    return step == total or bool(recipe["eval_every"] and step % recipe["eval_every"] == 0)
