@@ -8,11 +8,13 @@ tensors and plain Python values so it loads with ``weights_only=True``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import random
 import sys
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +176,35 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 def progress_bar(total: int, initial: int = 0, desc: str | None = None) -> tqdm:
     """A tqdm bar on stderr that redraws at most every 2 s, so job logs stay short."""
     return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, mininterval=2.0, dynamic_ncols=True)
+
+
+SPEC_DEFAULTS: dict[str, Any] = {"options": {}, "placement": "paper", "factor": 3.0, "seed": 0, "recipe": {}}
+
+
+def resolve_spec(spec: dict[str, Any], default_recipe: dict[str, Any], families: Iterable[str]) -> dict[str, Any]:
+    """`spec` with the defaults filled in, recipe included; a missing family or tau, a family the loop
+    does not train, a negative tau and unknown recipe keys (with spelling hints) are errors."""
+    missing = [key for key in ("family", "tau") if key not in spec]
+    if missing:
+        raise ValueError(f"training spec lacks {missing}; it needs at least 'family' and 'tau'")
+    if spec["family"] not in families:
+        raise ValueError(f"this training loop trains {sorted(families)}, not family '{spec['family']}'")
+    resolved = {**SPEC_DEFAULTS, **spec}
+    unknown = sorted(set(resolved["recipe"]) - set(default_recipe))
+    if unknown:
+        hints = {key: difflib.get_close_matches(key, default_recipe, n=1) for key in unknown}
+        said = ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in hints.items())
+        raise ValueError(f"unknown recipe keys {said}; known: {sorted(default_recipe)}")
+    resolved["recipe"] = {**default_recipe, **resolved["recipe"]}
+    if resolved["tau"] < 0:
+        raise ValueError(f"tau must be >= 0, got {resolved['tau']}")
+    return resolved
+
+
+def use_amp(setting: bool | str, device: torch.device) -> bool:
+    """Resolve the recipe's `amp` ("auto" = on for CUDA only)."""
+    if setting == "auto":
+        return device.type == "cuda"
+    if setting and device.type != "cuda":
+        raise ValueError(f"recipe amp=true needs a CUDA device, but training runs on {device}; use amp 'auto' or false")
+    return bool(setting)

@@ -15,7 +15,6 @@ generator seeded with (seed, step), so a resumed run sees the same data.
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 from collections.abc import Callable
@@ -31,8 +30,8 @@ from ..checkpoints import save_checkpoint
 from ..device import select_device
 from ..models import LANGUAGE, build, topographic_layers
 from ..topoloss import TopoLoss
-from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything
-from .vision import SPEC_DEFAULTS, use_amp
+from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything, use_amp
+from .common import resolve_spec as common_resolve_spec
 
 # build-nanogpt's GPT-2 (124M) run on FineWeb-Edu 10B, plus the knobs this workflow adds.
 DEFAULT_RECIPE: dict[str, Any] = {
@@ -59,27 +58,10 @@ DEFAULT_RECIPE: dict[str, Any] = {
 RUNTIME_KEYS = ("checkpoint_every", "log_every")
 
 
-def merge_recipe(given: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """`defaults` updated with `given`; keys not in `defaults` are errors with spelling hints."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        hints = {key: difflib.get_close_matches(key, defaults, n=1) for key in unknown}
-        said = ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in hints.items())
-        raise ValueError(f"unknown recipe keys {said}; known: {sorted(defaults)}")
-    return {**defaults, **given}
-
-
 def resolve_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """`spec` with defaults filled in (recipe included); unknown recipe keys are errors."""
-    missing = [key for key in ("family", "tau") if key not in spec]
-    if missing:
-        raise ValueError(f"training spec lacks {missing}; it needs at least 'family' and 'tau'")
-    if spec["family"] not in LANGUAGE:
-        raise ValueError(f"family '{spec['family']}' is not a language model; choose one of {list(LANGUAGE)}")
-    resolved = {**SPEC_DEFAULTS, **spec}
-    resolved["recipe"] = recipe = merge_recipe(resolved["recipe"], DEFAULT_RECIPE)
-    if resolved["tau"] < 0:
-        raise ValueError(f"tau must be >= 0, got {resolved['tau']}")
+    resolved = common_resolve_spec(spec, DEFAULT_RECIPE, LANGUAGE)
+    recipe = resolved["recipe"]
     for key in ("batch_size", "block_size", "grad_accum"):
         if recipe[key] < 1:
             raise ValueError(f"recipe {key} must be >= 1, got {recipe[key]}")
@@ -175,22 +157,23 @@ class _Trainer:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
         generator = step_generator(self.seed, 0, index)
-        ce = 0.0
+        ce = torch.zeros((), device=self.device)
         for _ in range(accum):
             x, y = self.data.batch(recipe["batch_size"], recipe["block_size"], generator)
             micro = next_token_loss(self.model, x, y, self.device, self.amp) / accum
             micro.backward()
-            ce += micro.item()
+            ce += micro.detach()  # summed on the device: one sync per step, not per micro-batch
         with torch.set_grad_enabled(self.tau > 0):
             topo = self.topo()
-        loss = ce + self.tau * topo.item()
-        self.guard.check(index + 1, loss, ce=ce, topo=topo.item())
+        values = {"ce": ce.item(), "topo": topo.item()}
+        loss = values["ce"] + self.tau * values["topo"]
+        self.guard.check(index + 1, loss, **values)
         if self.tau > 0:
             (self.tau * topo).backward()
         clip = recipe["grad_clip"] or math.inf
         grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
         self.optimizer.step()
-        return {"loss": loss, "ce": ce, "topo": topo.item(), "grad_norm": grad_norm}
+        return {"loss": loss, **values, "grad_norm": grad_norm}
 
 
 def open_data(data_dir: str | Path, with_val: bool) -> dict[str, Any]:

@@ -14,7 +14,6 @@ present, resumes an epoch at batch n without loading the batches before it.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable
 from itertools import islice
@@ -28,10 +27,13 @@ from torch import nn
 
 from ..checkpoints import save_checkpoint
 from ..data.images import FolderLoader
+from ..device import select_device
 from ..models import build, topographic_layers
 from ..topoloss import TopoLoss
-from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything
-from ..device import select_device
+from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything, use_amp
+from .common import resolve_spec as common_resolve_spec
+
+FAMILIES = ("resnet18", "resnet50")  # the ffcv ResNet recipe; ViT's recipe is a different loop
 
 # ffcv-imagenet rn18_configs/rn18_88_epochs.yaml, plus the knobs this workflow adds.
 DEFAULT_RECIPE: dict[str, Any] = {
@@ -58,8 +60,6 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "backend": "torchvision",
 }
 
-SPEC_DEFAULTS: dict[str, Any] = {"options": {}, "placement": "paper", "factor": 3.0, "seed": 0, "recipe": {}}
-
 # Recipe keys that change how a run is executed, not what it computes: a
 # preempted run may resume with other values of these.
 RUNTIME_KEYS = ("checkpoint_every", "log_every", "num_workers", "val_batch_size")
@@ -67,23 +67,12 @@ RUNTIME_KEYS = ("checkpoint_every", "log_every", "num_workers", "val_batch_size"
 
 def resolve_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """`spec` with defaults filled in (recipe included); unknown recipe keys are errors."""
-    missing = [key for key in ("family", "tau") if key not in spec]
-    if missing:
-        raise ValueError(f"training spec lacks {missing}; it needs at least 'family' and 'tau'")
-    resolved = {**SPEC_DEFAULTS, **spec}
-    unknown = sorted(set(resolved["recipe"]) - set(DEFAULT_RECIPE))
-    if unknown:
-        hints = {key: difflib.get_close_matches(key, DEFAULT_RECIPE, n=1) for key in unknown}
-        said = ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in hints.items())
-        raise ValueError(f"unknown recipe keys {said}; known: {sorted(DEFAULT_RECIPE)}")
-    resolved["recipe"] = {**DEFAULT_RECIPE, **resolved["recipe"]}
+    resolved = common_resolve_spec(spec, DEFAULT_RECIPE, FAMILIES)
     recipe = resolved["recipe"]
     if recipe["min_res"] > recipe["max_res"]:
         raise ValueError(f"recipe min_res {recipe['min_res']} is larger than max_res {recipe['max_res']}")
     if recipe["backend"] not in ("torchvision", "ffcv"):
         raise ValueError(f"recipe backend must be 'torchvision' or 'ffcv', got {recipe['backend']!r}")
-    if resolved["tau"] < 0:
-        raise ValueError(f"tau must be >= 0, got {resolved['tau']}")
     return resolved
 
 
@@ -120,15 +109,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         {"params": [p for p in params if id(p) in norm], "weight_decay": 0.0},
         {"params": [p for p in params if id(p) not in norm], "weight_decay": weight_decay},
     ]
-
-
-def use_amp(setting: bool | str, device: torch.device) -> bool:
-    """Resolve the recipe's `amp` ("auto" = on for CUDA only)."""
-    if setting == "auto":
-        return device.type == "cuda"
-    if setting and device.type != "cuda":
-        raise ValueError(f"recipe amp=true needs a CUDA device, but training runs on {device}; use amp 'auto' or false")
-    return bool(setting)
 
 
 def make_loaders(recipe: dict[str, Any], train_dir, val_dir, seed: int, device: torch.device, num_classes: int):
