@@ -14,7 +14,7 @@ import math
 import random
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..checkpoints import save_checkpoint
 from ..io import atomic_path
 
 
@@ -208,3 +209,24 @@ def use_amp(setting: bool | str, device: torch.device) -> bool:
     if setting and device.type != "cuda":
         raise ValueError(f"recipe amp=true needs a CUDA device, but training runs on {device}; use amp 'auto' or false")
     return bool(setting)
+
+
+def end_of_step(record: dict[str, Any], total: int, recipe: dict[str, Any], log, state_path: Path, objects: dict,
+                on_step: Callable[[dict[str, Any]], None] | None, keep: bool = False) -> None:
+    """The bookkeeping after an optimizer step: the metrics line (every `log_every` steps, at the end,
+    or when `keep`), the resumable state (every `checkpoint_every` steps) and the caller's hook."""
+    step = record["step"]
+    if step % recipe["log_every"] == 0 or step == total or keep:
+        log.write(record)
+    if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
+        save_state(state_path, step=step, **objects)
+    if on_step is not None:
+        on_step(record)
+
+
+def finish_run(out: str | Path, model: nn.Module, spec: dict[str, Any], layers: list[str], step: int,
+               state_path: Path) -> None:
+    """Write the final checkpoint (sidecar config = the resolved spec), then drop the resumable state."""
+    meta = {"topographic_layers": layers, "factor": spec["factor"], "tau": float(spec["tau"]), "step": step}
+    save_checkpoint(out, model, spec["family"], spec["options"], **meta, config=spec)
+    state_path.unlink(missing_ok=True)

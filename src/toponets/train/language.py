@@ -26,11 +26,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import save_checkpoint
 from ..device import select_device
 from ..models import LANGUAGE, build, topographic_layers
 from ..topoloss import TopoLoss
-from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything, use_amp
+from .common import (
+    LossGuard,
+    MetricsLog,
+    end_of_step,
+    finish_run,
+    load_state,
+    progress_bar,
+    seed_everything,
+    use_amp,
+)
 from .common import resolve_spec as common_resolve_spec
 
 # build-nanogpt's GPT-2 (124M) run on FineWeb-Edu 10B, plus the knobs this workflow adds.
@@ -233,18 +241,11 @@ def train_language(
             record = {"step": step, "tokens": step * per_step, **values, "lr": lr, "tok_s": speed}
             if _evaluate_after(step, total, recipe) and data.get("val") is not None:
                 record["val_loss"] = evaluate(model, data["val"], recipe, seed, dev, amp)
-            if step % recipe["log_every"] == 0 or step == total or "val_loss" in record:
-                log.write(record)
-            if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
-                save_state(state_path, step=step, **objects)
             bar.update(1)
             bar.set_postfix(loss=f"{values['loss']:.3f}", topo=f"{values['topo']:.3f}", lr=f"{lr:.3g}")
-            if on_step is not None:
-                on_step(record)
+            end_of_step(record, total, recipe, log, state_path, objects, on_step, keep="val_loss" in record)
 
-    meta = {"topographic_layers": layers, "factor": spec["factor"], "tau": tau, "step": step, "config": spec}
-    save_checkpoint(out, model, spec["family"], spec["options"], **meta)
-    state_path.unlink(missing_ok=True)
+    finish_run(out, model, spec, layers, step, state_path)
     return record
 
 

@@ -25,12 +25,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import save_checkpoint
 from ..data.images import FolderLoader
 from ..device import select_device
 from ..models import build, topographic_layers
 from ..topoloss import TopoLoss
-from .common import LossGuard, MetricsLog, load_state, progress_bar, save_state, seed_everything, use_amp
+from .common import (
+    LossGuard,
+    MetricsLog,
+    end_of_step,
+    finish_run,
+    load_state,
+    progress_bar,
+    seed_everything,
+    use_amp,
+)
 from .common import resolve_spec as common_resolve_spec
 
 FAMILIES = ("resnet18", "resnet50")  # the ffcv ResNet recipe; ViT's recipe is a different loop
@@ -272,18 +280,11 @@ def train_vision(
                 record = {"step": step, "epoch": epoch, **values, "lr": lr, "img_s": speed, "res": res}
                 if val is not None and step % steps_per_epoch == 0 and _validate_after(epoch, recipe):
                     record.update(evaluate(model, val, dev, amp, recipe["val_flip"]))
-                if step % recipe["log_every"] == 0 or step == total or "val_acc" in record:
-                    log.write(record)
-                if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
-                    save_state(state_path, step=step, **objects)
                 bar.update(1)
                 bar.set_postfix(loss=f"{values['loss']:.3f}", acc=f"{values['acc']:.2f}", lr=f"{lr:.3g}")
-                if on_step is not None:
-                    on_step(record)
+                end_of_step(record, total, recipe, log, state_path, objects, on_step, keep="val_acc" in record)
                 tick = time.perf_counter()
 
     model.to(memory_format=torch.contiguous_format)
-    meta = {"topographic_layers": layers, "factor": spec["factor"], "tau": tau, "step": step, "config": spec}
-    save_checkpoint(out, model, spec["family"], spec["options"], **meta)
-    state_path.unlink(missing_ok=True)
+    finish_run(out, model, spec, layers, step, state_path)
     return record
