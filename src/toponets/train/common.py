@@ -211,6 +211,14 @@ def use_amp(setting: bool | str, device: torch.device) -> bool:
     return bool(setting)
 
 
+def restore(state_path: Path, spec: dict[str, Any], runtime_keys: Iterable[str], **parts) -> tuple[dict, int | None]:
+    """The objects a state file holds (`parts` plus the spec's fingerprint) and the step to resume from:
+    that of `state_path` if it exists, else None. Recipe keys in `runtime_keys` may differ on resume."""
+    fingerprint = {**spec, "recipe": {k: v for k, v in spec["recipe"].items() if k not in runtime_keys}}
+    objects = {**parts, "config": fingerprint}
+    return objects, (load_state(state_path, **objects) if state_path.exists() else None)
+
+
 def end_of_step(record: dict[str, Any], total: int, recipe: dict[str, Any], log, state_path: Path, objects: dict,
                 on_step: Callable[[dict[str, Any]], None] | None, keep: bool = False) -> None:
     """The bookkeeping after an optimizer step: the metrics line (every `log_every` steps, at the end,

@@ -34,8 +34,8 @@ from .common import (
     MetricsLog,
     end_of_step,
     finish_run,
-    load_state,
     progress_bar,
+    restore,
     seed_everything,
     use_amp,
 )
@@ -260,14 +260,12 @@ def train_vision(
     total = recipe["epochs"] * steps_per_epoch
 
     state_path = Path(state_path)
-    fingerprint = {**spec, "recipe": {k: v for k, v in recipe.items() if k not in RUNTIME_KEYS}}
-    objects = {"model": model, "optimizer": optimizer, "scaler": scaler, "config": fingerprint}
-    resumed = state_path.exists()
-    step = load_state(state_path, **objects) if resumed else 0
+    objects, resumed_at = restore(state_path, spec, RUNTIME_KEYS, model=model, optimizer=optimizer, scaler=scaler)
+    step = resumed_at or 0
     trainer = _Trainer(model, topo, optimizer, scaler, recipe, tau, dev, amp, LossGuard())
     model.train()
     record: dict[str, Any] = {}
-    with MetricsLog(metrics_path, resume_step=step if resumed else None) as log, progress_bar(total, step) as bar:
+    with MetricsLog(metrics_path, resume_step=resumed_at) as log, progress_bar(total, step) as bar:
         for epoch in range(step // steps_per_epoch, recipe["epochs"]):
             res = resolution_at(epoch, recipe)
             train.set_resolution(res)
