@@ -14,7 +14,7 @@ sys.path.insert(0, str(SRC))
 shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
 from toponets.data.sources import filename as source_filename  # noqa: E402
-from toponets.experiments import check_config, find_run, missing_paths, runs  # noqa: E402
+from toponets.experiments import check_config, data_sources, find_run, missing_paths, runs  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 try:
@@ -38,13 +38,14 @@ def code(*modules):
     return [str(LIB / m) for m in modules]
 
 
-# Families whose training rule exists; the others stay in the grid and are reported as skipped.
-TRAINABLE = {"resnet18", "resnet50"}  # trained by train_vision
 RUNS = runs(config)
-VISION_RUNS = [r for r in RUNS if r.family in TRAINABLE and r.kind == "vision"]
-_skipped = sorted({r.model for r in RUNS if r.family not in TRAINABLE})
-if _skipped:
-    print(f"TopoNets: no training rule yet for experiments {_skipped}; they are left out.", file=sys.stderr)
+VISION_RUNS = [r for r in RUNS if r.kind == "vision"]
+LANGUAGE_RUNS = [r for r in RUNS if r.kind == "language"]
+DATA_SOURCES = data_sources(config)
+
+
+def run_of(w):
+    return find_run(config, w.model, w.tau, w.seed)
 
 
 def run_dir(w):
@@ -52,7 +53,7 @@ def run_dir(w):
 
 
 def spec_json(w):
-    return json.dumps(find_run(config, w.model, w.tau, w.seed).spec, sort_keys=True)
+    return json.dumps(run_of(w).spec, sort_keys=True)
 
 
 def per_run(pattern, selected):
@@ -65,41 +66,124 @@ def rule_resources(group):
     return dict(config["resources"][group])
 
 
-def source_input(key):
-    """Input function for dataset `key`: the user's path, or the file `fetch` downloads.
+def train_resources():
+    """Resources of training jobs: resources.train, overridden per experiment by experiments[].resources."""
+    overrides = {exp["name"]: exp.get("resources", {}) for exp in config["experiments"]}
+    keys = set(config["resources"]["train"]).union(*overrides.values())
+
+    def value(key):
+        return lambda w: overrides[w.model].get(key, config["resources"]["train"].get(key, 1 if key == "cpus_per_gpu" else 0))
+
+    return {key: value(key) for key in sorted(keys)}
+
+
+def launcher(w, resources):
+    """python, or torchrun with one process per GPU when the job has more than one."""
+    if resources.gpu > 1:
+        return f"torchrun --standalone --nproc-per-node={resources.gpu}"
+    return "python"
+
+
+def source_file(dataset, source):
+    """Where a source is read: the user's path, or the file `fetch` downloads."""
+    if "path" in source:
+        return source["path"]
+    return f"resources/downloads/{dataset}/{source_filename(source)}"
+
+
+def sources_input(dataset):
+    """Input function: the files of `dataset` (see experiments.data_sources).
 
     A missing user path stops a real run while the DAG is built, before any job; a dry run
     (planning on a machine without the data) only warns.
     """
 
-    def source_path(wildcards):
-        source = config["data"][key]["source"]
-        if "path" not in source:
-            return f"resources/downloads/{key}/{source_filename(source)}"
-        if f"data.{key}" in MISSING:
-            if not workflow.dryrun:
-                raise WorkflowError(f"Invalid config: {MISSING[f'data.{key}']}")
-            print(f"TopoNets (dry run) warning: {MISSING[f'data.{key}']}", file=sys.stderr)
-            return []
-        return source["path"]
+    def files(wildcards):
+        paths = []
+        for source in DATA_SOURCES[dataset]:
+            problem = MISSING.get(source.get("path"))
+            if problem and not workflow.dryrun:
+                raise WorkflowError(f"Invalid config: {problem}")
+            if problem:
+                print(f"TopoNets (dry run) warning: {problem}", file=sys.stderr)
+                continue
+            paths.append(source_file(dataset, source))
+        return paths
 
-    return source_path
+    return files
+
+
+def download_source(w):
+    """The download source `fetch` gets for resources/downloads/{dataset}/{filename}."""
+    for source in DATA_SOURCES.get(w.dataset, []):
+        if "path" not in source and source_filename(source) == w.filename:
+            return json.dumps(source)
+    raise WorkflowError(f"no download source in the config gives {w.dataset}/{w.filename}")
 
 
 def uses_ffcv(w):
-    return find_run(config, w.model, w.tau, w.seed).spec["recipe"].get("backend") == "ffcv"
+    return run_of(w).spec["recipe"].get("backend") == "ffcv"
 
 
 def train_data(w):
-    """{train, val} data of a run: the ImageFolder splits, or .beton files for the ffcv backend."""
+    """The data a run trains on: {train, val} ImageFolder splits or .beton files, or {text} token shards."""
+    run = run_of(w)
+    if run.kind == "language":
+        return {"text": f"results/data/text/{run.spec['corpus']}"}
     if uses_ffcv(w):
         return {split: f"results/data/images_ffcv/{split}.beton" for split in ("train", "val")}
     return {split: f"results/data/images/{split}" for split in ("train", "val")}
 
 
 def train_inputs(w):
-    """What `train_data` reads, as job inputs: the .beton files, or the ImageFolder directory."""
-    return list(train_data(w).values()) if uses_ffcv(w) else ["results/data/images"]
+    """What `train_data` reads, as job inputs: the .beton files or the prepared directory."""
+    data = train_data(w)
+    if "text" in data:
+        return [data["text"]]
+    return list(data.values()) if uses_ffcv(w) else ["results/data/images"]
+
+
+def train_command(w):
+    """Entry point and data arguments of a run's training job."""
+    data = train_data(w)
+    if "text" in data:
+        return f"-m toponets.cli.train_language --data {data['text']}"
+    return f"-m toponets.cli.train_vision --train-dir {data['train']} --val-dir {data['val']}"
+
+
+TRAIN_CODE = ["cli/training.py", "train/common.py", "train/distributed.py", "topoloss.py", "sheet.py",
+              "models/__init__.py", "checkpoints.py"]
+KIND_CODE = {
+    "vision": ["cli/train_vision.py", "train/vision.py", "models/resnet.py", "models/vit.py", "data/images.py",
+               "data/ffcv_data.py"],
+    "language": ["cli/train_language.py", "train/language.py", "models/gpt_neo.py", "models/nanogpt.py",
+                 "data/text.py"],
+}
+
+
+def train_code(w):
+    return code(*TRAIN_CODE, *KIND_CODE[run_of(w).kind])
+
+
+def corpus_arguments(w):
+    """prepare_text's --corpus KIND:PATH arguments and options for corpus `w.corpus`."""
+    corpus = config["data"]["corpora"][w.corpus]
+    args = [
+        f"--corpus hf:{entry['dataset']}" if entry["kind"] == "hf"
+        else f"--corpus {entry['kind']}:{source_file(f'corpus-{w.corpus}', entry['source'])}"
+        for entry in corpus["sources"]
+    ]
+    args += [f"--val-fraction {corpus['val_fraction']}", f"--shard-tokens {corpus['shard_tokens']}",
+             f"--seed {corpus['seed']}"]
+    if corpus["max_documents"]:
+        args.append(f"--max-documents {corpus['max_documents']}")
+    return " ".join(args)
+
+
+def tokenizer_dir(input):
+    """The directory holding vocab.json and merges.txt: the user's directory, or the downloads'."""
+    first = Path(input.tokenizer if isinstance(input.tokenizer, str) else input.tokenizer[0])
+    return str(first if first.is_dir() else first.parent)
 
 
 def images_command(w, input):
@@ -107,7 +191,7 @@ def images_command(w, input):
     images = config["data"]["images"]
     flag = "--tiny-imagenet" if images["layout"] == "tiny-imagenet" else "--imagenet-dir"
     caps = [f"--{key.replace('_', '-')} {images[key]}" for key in ("classes", "train_per_class", "val_per_class") if images[key]]
-    return " ".join([flag, str(input.source or config["data"]["images"]["source"]["path"]), *caps])
+    return " ".join([flag, str(input.source), *caps])
 
 
 def figure_outputs(name):
@@ -116,16 +200,17 @@ def figure_outputs(name):
 
 def all_targets():
     """Every table and figure the implemented stages produce for this config."""
-    if not VISION_RUNS:
-        return []
-    return [
-        "results/tables/vision_metrics.csv",
-        "results/tables/smoothness_layers.csv",
-        "results/tables/smoothness_curves.csv",
-        "results/tables/pruning_curves.csv",
-        "results/tables/dimensionality_correlations.csv",
-        *figure_outputs("fig2a_topography_vs_accuracy"),
-        *figure_outputs("fig3_dimensionality"),
-        *figure_outputs("fig4a_pruning"),
-        *figure_outputs("fig7_correlation_vs_distance"),
-    ]
+    targets = ["results/tables/training.csv"]
+    if VISION_RUNS:
+        targets += [
+            "results/tables/vision_metrics.csv",
+            "results/tables/smoothness_layers.csv",
+            "results/tables/smoothness_curves.csv",
+            "results/tables/pruning_curves.csv",
+            "results/tables/dimensionality_correlations.csv",
+            *figure_outputs("fig2a_topography_vs_accuracy"),
+            *figure_outputs("fig3_dimensionality"),
+            *figure_outputs("fig4a_pruning"),
+            *figure_outputs("fig7_correlation_vs_distance"),
+        ]
+    return targets

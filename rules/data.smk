@@ -1,9 +1,10 @@
-# Dataset preparation: fetch sources (user path, mirror or download), build ImageFolder datasets.
+# Dataset preparation: fetch sources (user path, mirror or download), build ImageFolder datasets
+# and tokenized text corpora.
 rule fetch:
     output:
         "resources/downloads/{dataset}/{filename}",
     params:
-        source=lambda w: json.dumps(config["data"][w.dataset]["source"]),
+        source=download_source,
         mirror=f"--mirror {config['mirror']}" if config["mirror"] else "",  # else $TOPONETS_MIRROR
     log:
         "results/logs/fetch/{dataset}/{filename}.log",
@@ -20,7 +21,7 @@ rule fetch:
 
 rule prepare_images:
     input:
-        source=source_input("images"),
+        source=sources_input("images"),
         code=code("cli/prepare_images.py", "data/prepare_images.py", "data/archives.py"),
     output:
         directory("results/data/images"),
@@ -58,3 +59,27 @@ rule write_beton:
     shell:
         "python -m toponets.cli.write_beton --folder {input.images}/{wildcards.split} --out {output} "
         "--workers {threads} > {log} 2>&1"
+
+
+rule prepare_text:
+    input:
+        sources=lambda w: sources_input(f"corpus-{w.corpus}")(w),
+        tokenizer=sources_input("tokenizer"),
+        code=code("cli/prepare_text.py", "data/text.py", "data/tokenizer.py", "data/archives.py"),
+    output:
+        directory("results/data/text/{corpus}"),
+    params:
+        corpus=corpus_arguments,
+        tokenizer=lambda w, input: tokenizer_dir(input),
+    log:
+        "results/logs/prepare_text/{corpus}.log",
+    benchmark:
+        "results/benchmarks/prepare_text/{corpus}.tsv"
+    threads: 16
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.prepare_text {params.corpus} --tokenizer {params.tokenizer} "
+        "--workers {threads} --out {output} > {log} 2>&1"

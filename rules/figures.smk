@@ -1,4 +1,22 @@
 # Tidy tables (results/tables) and the paper's figures (results/figures) built only from them.
+rule table_training:
+    input:
+        logs=per_run("results/train/{model}/tau{tau}/seed{seed}/metrics.jsonl", RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/training.csv",
+    log:
+        "results/logs/tables/training.log",
+    benchmark:
+        "results/benchmarks/tables/training.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables training --out {output} {input.logs} > {log} 2>&1"
+
+
 rule table_vision_metrics:
     input:
         evals=[

@@ -1,15 +1,13 @@
-# Training: one job per (experiment, tau, seed). The resumable state lives in resume/, which is not
-# a declared output, so a killed or preempted job continues where it stopped when rerun.
+# Training: one job per (experiment, tau, seed), vision or language. The resumable state lives in
+# resume/, which is not a declared output, so a killed or preempted job continues where it stopped
+# when rerun. A job with more than one GPU runs under torchrun (DistributedDataParallel).
 TRAIN_DIR = "results/train/{model}/tau{tau}/seed{seed}"
 
 
-rule train_vision:
+rule train:
     input:
         data=train_inputs,
-        code=code(
-            "cli/train_vision.py", "train/vision.py", "train/common.py", "topoloss.py", "sheet.py",
-            "models/__init__.py", "models/resnet.py", "data/images.py", "data/ffcv_data.py", "checkpoints.py",
-        ),
+        code=train_code,
     output:
         checkpoint=f"{TRAIN_DIR}/model.safetensors",
         meta=f"{TRAIN_DIR}/model.json",
@@ -17,7 +15,8 @@ rule train_vision:
     params:
         device=DEVICE,
         spec=spec_json,
-        data=train_data,
+        command=train_command,
+        launcher=launcher,
         resume=lambda w: f"{run_dir(w)}/resume",
     log:
         f"results/logs/train/{{model}}/tau{{tau}}/seed{{seed}}.log",
@@ -25,12 +24,11 @@ rule train_vision:
         f"results/benchmarks/train/{{model}}/tau{{tau}}/seed{{seed}}.tsv"
     threads: workflow.cores
     resources:
-        **rule_resources("train"),
+        **train_resources(),
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.train_vision --spec {params.spec:q} "
-        "--train-dir {params.data[train]} --val-dir {params.data[val]} "
+        "{params.launcher} {params.command} --spec {params.spec:q} "
         "--out {output.checkpoint} --metrics {params.resume}/metrics.jsonl --state {params.resume}/state.pt "
         "--device {params.device} --threads {threads} > {log} 2>&1 "
         "&& cp {params.resume}/metrics.jsonl {output.metrics} && rm -r {params.resume}"

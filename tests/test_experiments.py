@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from conftest import REPO
-from toponets.experiments import check_config, find_run, missing_paths, runs, tau_label
+from toponets.experiments import check_config, data_sources, find_run, missing_paths, runs, tau_label
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
 PRESETS = ["config.yaml", "config/smoke.yaml", "config/paper.yaml"]
@@ -38,12 +38,21 @@ def test_paper_preset_holds_the_papers_grid():
     assert tdann["placement"] == "tdann"
 
 
-def test_schema_defaults_are_the_trainers_defaults():
-    from toponets.train.vision import DEFAULT_RECIPE
+def test_schema_vision_recipe_has_the_trainers_keys():
+    """The schema lists every recipe key without defaults (they differ by family; the trainer
+    fills them in), for each vision family, and each family's defaults pass it."""
+    from toponets.train.vision import DEFAULT_RECIPES
 
     schema = yaml.safe_load(open(SCHEMA))
     recipe = schema["$defs"]["vision_recipe"]["properties"]
-    assert {k: v["default"] for k, v in recipe.items()} == DEFAULT_RECIPE
+    assert all("default" not in rule and rule["description"] for rule in recipe.values())
+    vision_if = schema["$defs"]["experiment"]["allOf"][0]
+    assert vision_if["if"]["properties"]["family"]["enum"] == list(DEFAULT_RECIPES)
+    for family, defaults in DEFAULT_RECIPES.items():
+        assert set(recipe) == set(defaults), family
+        config = copy.deepcopy(load("config/smoke.yaml"))
+        config["experiments"] = [{"name": family, "family": family, "taus": [0], "recipe": dict(defaults)}]
+        validate(config, SCHEMA)
 
 
 def test_runs_and_labels():
@@ -97,7 +106,48 @@ def test_missing_paths_name_the_key(tmp_path):
     config = {"mirror": "nowhere", "data": {"images": {"source": {"path": "no/such/imagenet"}}}, "experiments": []}
     problems = missing_paths(config, tmp_path)
     assert problems["mirror"].startswith("mirror: directory nowhere does not exist")
-    assert problems["data.images"].startswith("data.images.source.path: no/such/imagenet does not exist")
+    assert problems["no/such/imagenet"].startswith("data source path no/such/imagenet (images) does not exist")
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "no/such/imagenet").mkdir(parents=True)
     assert missing_paths(config, tmp_path) == {}
+
+
+def test_schema_language_recipe_defaults_are_the_trainers_defaults():
+    from toponets.train.language import DEFAULT_RECIPE
+
+    schema = yaml.safe_load(open(SCHEMA))
+    recipe = schema["$defs"]["language_recipe"]["properties"]
+    assert {k: v["default"] for k, v in recipe.items()} == DEFAULT_RECIPE
+
+
+def test_language_experiments_need_a_known_corpus_and_the_tokenizer():
+    config = load("config/smoke.yaml")
+    nanogpt = next(e for e in config["experiments"] if e["family"] == "nanogpt")
+    assert find_run(config, nanogpt["name"], "0", 0).spec["corpus"] == nanogpt["corpus"]
+    nanogpt["corpus"] = "books"
+    with pytest.raises(ValueError, match=r"corpus: 'books' is not a corpus of data.corpora \(\['web', 'wikipedia'\]\)"):
+        check_config(config)
+    config = load("config/smoke.yaml")
+    del config["data"]["tokenizer"]
+    with pytest.raises(ValueError, match="data.tokenizer must give the GPT-2 tokenizer"):
+        check_config(config)
+
+
+def test_schema_ties_corpus_to_language_families():
+    config = load("config/smoke.yaml")
+    lm = next(e for e in config["experiments"] if e["family"] == "gpt_neo")
+    del lm["corpus"]
+    with pytest.raises(WorkflowError, match="'corpus' is a required property"):
+        validate(copy.deepcopy(config), SCHEMA, set_default=True)
+    config = load("config/smoke.yaml")
+    config["experiments"][0]["corpus"] = "web"  # a ResNet
+    with pytest.raises(WorkflowError):
+        validate(config, SCHEMA, set_default=True)
+
+
+def test_data_sources_list_every_file_by_dataset():
+    sources = data_sources(load("config.yaml"))
+    assert sorted(sources) == ["corpus-web", "corpus-wikipedia", "images", "tokenizer"]
+    assert [s["mirror_path"] for s in sources["tokenizer"]] == ["tokenizer/gpt2/vocab.json", "tokenizer/gpt2/merges.txt"]
+    assert [s["mirror_path"] for s in sources["corpus-web"]] == ["text/janeausten.txt", "text/abc.zip"]
+    assert data_sources(load("config/paper.yaml"))["corpus-wikipedia"] == []  # Hugging Face streams, no files

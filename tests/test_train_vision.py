@@ -1,9 +1,11 @@
-"""The vision training loop on a tiny image folder: learning, the ffcv schedule,
-optimizer groups, exact resume, the NaN guard and the CLI."""
+"""The vision training loop on a tiny image folder: learning, the ffcv and torchvision
+schedules, optimizer groups, ViT's augmentations and EMA, exact resume, the NaN guard and the CLI."""
 
 from __future__ import annotations
 
 import json
+import math
+import warnings
 
 import numpy as np
 import pytest
@@ -18,18 +20,36 @@ from toponets.data.images import FolderLoader
 from toponets.models import build
 from toponets.train import vision
 from toponets.train.common import NonFiniteLossError, read_metrics
-from toponets.train.vision import evaluate, lr_at, param_groups, resolution_at, resolve_spec, train_vision
+from toponets.train.vision import (
+    DEFAULT_RECIPES,
+    batch_mixer,
+    ema_decay,
+    ema_path,
+    evaluate,
+    lr_at,
+    make_ema,
+    make_loaders,
+    param_groups,
+    resolution_at,
+    resolve_spec,
+    train_vision,
+    update_ema,
+)
 
 CLASSES = ("a_red", "b_blue")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """An ImageFolder of 2 classes x 16 noisy 40 px JPEGs: reddish vs bluish."""
-    root = tmp_path_factory.mktemp("images")
+    """The images of `write_images`, shared by the module's tests."""
+    return write_images(tmp_path_factory.mktemp("images"))
+
+
+def write_images(root):
+    """An ImageFolder at `root` of 2 classes x 16 noisy 40 px JPEGs: reddish vs bluish."""
     rng = np.random.default_rng(0)
     for label, name in enumerate(CLASSES):
-        (root / name).mkdir()
+        (root / name).mkdir(parents=True)
         for k in range(16):
             pixels = rng.integers(0, 120, size=(40, 40, 3))
             pixels[..., 0 if label == 0 else 2] += 120
@@ -52,6 +72,26 @@ def tiny_spec(**recipe) -> dict:
     }
     options = {"num_classes": 2, "width_multiplier": 0.25}
     return {"family": "resnet18", "options": options, "tau": 1.0, "seed": 0, "recipe": {**base, **recipe}}
+
+
+def tiny_vit_spec(**recipe) -> dict:
+    """A 2-layer ViT on 32 px images with the ViT recipe's defaults (all augmentations and EMA on)."""
+    base = {
+        "epochs": 2,
+        "batch_size": 8,
+        "warmup_epochs": 1,
+        "min_res": 32,
+        "max_res": 32,
+        "val_res": 32,
+        "val_batch_size": 16,
+        "num_workers": 0,
+        "checkpoint_every": 3,
+        "ema_steps": 2,
+        "ema_decay": 0.99,
+    }
+    options = {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2, "hidden_dim": 32,
+               "mlp_dim": 64, "num_classes": 2}
+    return {"family": "vit_b_32", "options": options, "tau": 1.0, "seed": 0, "recipe": {**base, **recipe}}
 
 
 def run(tmp_path, folder, spec, name="run", val=True, **kwargs):
@@ -83,8 +123,9 @@ def test_tau_zero_still_logs_topo(tmp_path, folder):
     assert all(0 < r["topo"] < 2 and r["loss"] == r["ce"] for r in records)
 
 
-def test_resume_equals_uninterrupted(tmp_path, folder):
-    spec = tiny_spec()  # 4 steps per epoch, 8 in all, state saved at steps 3 and 6
+@pytest.mark.parametrize("make_spec", [tiny_spec, tiny_vit_spec], ids=["resnet18", "vit_b_32"])
+def test_resume_equals_uninterrupted(tmp_path, folder, make_spec):
+    spec = make_spec()  # 4 steps per epoch, 8 in all, state saved at steps 3 and 6; ViT: EMA, mixing, AA, RA on
     run(tmp_path, folder, spec, name="whole", val=False)
 
     def kill_at_5(record):
@@ -98,9 +139,10 @@ def test_resume_equals_uninterrupted(tmp_path, folder):
     rerun = {**spec, "recipe": {**spec["recipe"], "checkpoint_every": 5}}  # runtime keys may change
     run(tmp_path, folder, rerun, name="parts", val=False)  # resumes at step 3, mid-epoch 0
 
-    whole, parts = load_file(tmp_path / "whole.safetensors"), load_file(tmp_path / "parts.safetensors")
-    assert whole.keys() == parts.keys()
-    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+    for name in ("{}.safetensors", "{}.ema.safetensors")[: 1 + (spec["family"] == "vit_b_32")]:
+        whole, parts = (load_file(tmp_path / name.format(run_name)) for run_name in ("whole", "parts"))
+        assert whole.keys() == parts.keys()
+        assert all(torch.equal(whole[k], parts[k]) for k in whole)
     logged = [read_metrics(tmp_path / f"{name}.jsonl") for name in ("whole", "parts")]
     assert [r["step"] for r in logged[1]] == list(range(1, 9))
     drop_time = [[{k: v for k, v in r.items() if k != "img_s"} for r in log] for log in logged]
@@ -141,6 +183,30 @@ def test_lr_schedule_matches_ffcv_cyclic():
     assert lr_at(300, spe, recipe) == pytest.approx(0.5 * 85 / 86)
 
 
+def test_cosine_schedule_matches_torchvision_reference():
+    recipe = resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"]  # 300 epochs, 30 warm-up, lr 0.003
+    spe = 100
+    assert lr_at(0, spe, recipe) == pytest.approx(0.003 * 0.033)  # warm-up start = lr * warmup_decay
+    assert lr_at(spe - 1, spe, recipe) == lr_at(0, spe, recipe)  # stepped per epoch
+    assert lr_at(15 * spe, spe, recipe) == pytest.approx(0.003 * (0.033 + 0.967 / 2))
+    assert lr_at(30 * spe, spe, recipe) == pytest.approx(0.003)  # peak at the end of the warm-up
+    assert lr_at(165 * spe, spe, recipe) == pytest.approx(0.0015)  # half-way down the cosine
+    assert lr_at(300 * spe - 1, spe, recipe) == pytest.approx(0.0, abs=1e-6)
+    # torchvision's reference: LinearLR then CosineAnnealingLR in a SequentialLR, stepped per epoch
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.003)
+    sched = torch.optim.lr_scheduler
+    warmup = sched.LinearLR(optimizer, start_factor=0.033, total_iters=30)
+    cosine = sched.CosineAnnealingLR(optimizer, T_max=270)
+    schedule = sched.SequentialLR(optimizer, [warmup, cosine], milestones=[30])
+    reference = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
+        for _ in range(300):
+            reference.append(optimizer.param_groups[0]["lr"])
+            schedule.step()
+    assert [lr_at(e * spe, spe, recipe) for e in range(300)] == pytest.approx(reference, abs=1e-12)
+
+
 def test_progressive_resizing_rounds_to_multiples_of_32():
     recipe = resolve_spec({"family": "resnet18", "tau": 0})["recipe"]  # 160 -> 192 over epochs 65-76
     epochs = (0, 65, 66, 70, 71, 75, 76, 87)
@@ -164,6 +230,96 @@ def test_unknown_recipe_key_is_an_error():
         resolve_spec({"family": "resnet18", "tau": 0, "recipe": {"lr_peak_epochs": 2}})
 
 
+def test_families_share_one_key_set_and_resnets_keep_the_ffcv_recipe():
+    keys = {family: set(recipe) for family, recipe in DEFAULT_RECIPES.items()}
+    assert keys["resnet18"] == keys["resnet50"] == keys["vit_b_32"]
+    for family in ("resnet18", "resnet50"):
+        recipe = resolve_spec({"family": family, "tau": 0})["recipe"]
+        assert (recipe["optimizer"], recipe["schedule"], recipe["warmup_decay"]) == ("sgd", "cyclic", 1e-4)
+        assert recipe["mixup_alpha"] == recipe["cutmix_alpha"] == recipe["grad_clip"] == 0
+        assert recipe["auto_augment"] is None and recipe["ema_decay"] is None and recipe["ra_reps"] == 1
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"family": "resnet18", "recipe": {"optimizer": "adam"}}, r"optimizer must be one of \['sgd', 'adamw'\]"),
+        ({"family": "vit_b_32", "recipe": {"schedule": "step"}}, "schedule must be one of"),
+        ({"family": "vit_b_32", "recipe": {"auto_augment": "ra"}}, "auto_augment must be one of"),
+        ({"family": "vit_b_32", "recipe": {"epochs": 10}}, "warmup_epochs 30 .* beyond epochs 10; lower warmup"),
+        ({"family": "vit_b_32", "options": {"image_size": 32}}, "set min_res, max_res and val_res to 32"),
+    ],
+    ids=["optimizer", "schedule", "auto-augment", "warm-up", "vit-resolution"],
+)
+def test_bad_recipe_values_are_named(spec, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_spec({"tau": 0, **spec})
+
+
+def test_ffcv_backend_refuses_loader_augmentations(tmp_path):
+    recipe = {**resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"], "backend": "ffcv"}
+    with pytest.raises(ValueError, match="auto_augment and ra_reps .* backend torchvision only"):
+        make_loaders(recipe, tmp_path / "train.beton", None, 0, torch.device("cpu"), 1000)
+
+
+def test_ema_decay_is_adjusted_like_torchvision():
+    recipe = resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"]  # decay 0.99998, 32 steps, batch 512, 300 ep.
+    assert ema_decay(recipe) == pytest.approx(1 - 2e-5 * 512 * 32 / 300)
+    assert ema_decay({**recipe, "ema_decay": 0.9, "epochs": 1}) == 0.0  # alpha clamped to 1
+
+
+def test_ema_copies_during_warm_up_then_averages_every_ema_steps():
+    model = nn.Linear(2, 1, bias=False)
+    recipe = {"ema_decay": 0.9, "batch_size": 1, "ema_steps": 2, "epochs": 2, "schedule": "cosine", "warmup_epochs": 1}
+    ema = make_ema(model, recipe)
+
+    def set_weight(value):
+        with torch.no_grad():
+            model.weight.fill_(value)
+
+    set_weight(1.0)
+    update_ema(ema, model, index=0, epoch=0, recipe=recipe)  # warm-up: a copy
+    set_weight(2.0)
+    update_ema(ema, model, index=2, epoch=0, recipe=recipe)
+    assert torch.equal(ema.module.weight, model.weight)
+    set_weight(7.0)
+    update_ema(ema, model, index=0, epoch=1, recipe=recipe)  # the warm-up reset the count: a copy again
+    set_weight(9.0)
+    update_ema(ema, model, index=1, epoch=1, recipe=recipe)  # not an EMA step
+    set_weight(12.0)
+    update_ema(ema, model, index=2, epoch=1, recipe=recipe)
+    assert ema.module.weight.flatten().tolist() == pytest.approx([0.9 * 7.0 + 0.1 * 12.0] * 2)
+    assert make_ema(model, {**recipe, "ema_decay": None}) is None
+
+
+def test_mixup_and_cutmix_give_soft_targets_summing_to_one():
+    recipe = resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"]
+    mixer = batch_mixer(recipe, num_classes=4)
+    torch.manual_seed(0)
+    images, labels = torch.rand(8, 3, 16, 16), torch.arange(8) % 4
+    for _ in range(5):  # both mixers are picked at some point
+        mixed, targets = mixer(images, labels)
+        assert mixed.shape == images.shape and targets.shape == (8, 4)
+        assert torch.allclose(targets.sum(dim=1), torch.ones(8))
+        assert (targets.max(dim=1).values < 1).all()  # soft: every image shares its label with another's
+    assert batch_mixer({**recipe, "mixup_alpha": 0.0, "cutmix_alpha": 0.0}, 4) is None
+
+
+def test_vit_learns_and_writes_model_and_ema_checkpoints(tmp_path, folder):
+    last, paths = run(tmp_path, folder, tiny_vit_spec(epochs=6, lr=0.003, val_every=3))
+    records = read_metrics(paths["jsonl"])
+    assert [r["step"] for r in records if "val_acc_ema" in r] == [12, 24]
+    assert last["val_loss"] < math.log(2) - 0.2 and last["val_acc"] == 1.0
+    assert last["val_loss_ema"] < math.log(2)
+    model, meta = load_checkpoint(paths["safetensors"])
+    ema, ema_meta = load_checkpoint(ema_path(paths["safetensors"]))
+    assert ema_path(paths["safetensors"]) == tmp_path / "run.ema.safetensors"
+    assert meta["step"] == ema_meta["step"] == 24 and len(meta["topo"]["layers"]) == 2
+    assert meta["config"]["recipe"]["optimizer"] == "adamw"
+    raw, averaged = model.state_dict(), ema.state_dict()
+    assert raw.keys() == averaged.keys() and not torch.equal(raw["heads.head.weight"], averaged["heads.head.weight"])
+
+
 def test_class_count_must_match_model(tmp_path, folder):
     spec = tiny_spec()
     spec["options"]["num_classes"] = 10
@@ -171,19 +327,33 @@ def test_class_count_must_match_model(tmp_path, folder):
         run(tmp_path, folder, spec)
 
 
-def test_loader_skip_and_seeded_augmentation(folder):
+@pytest.mark.parametrize("augment", [{}, {"auto_augment": "imagenet", "repeats": 3}], ids=["plain", "aa-ra"])
+def test_loader_skip_and_seeded_augmentation(folder, augment):
     def batches(loader, epoch, skip=0):
         loader.set_epoch(epoch)
         loader.skip(skip)
         return [images for images, _ in loader]
 
-    loader = FolderLoader(folder, 8, train=True, res=24, seed=1)
+    loader = FolderLoader(folder, 8, train=True, res=24, seed=1, **augment)
     full = batches(loader, 3)
     assert len(full) == len(loader) == 4 and full[0].shape == (8, 3, 24, 24)
     assert all(torch.equal(a, b) for a, b in zip(full[2:], batches(loader, 3, skip=2), strict=True))
     assert not torch.equal(full[0], batches(loader, 4)[0])
     val = FolderLoader(folder, 10, train=False, res=24)
     assert [len(labels) for _, labels in val] == [10, 10, 10, 2]
+
+
+def test_repeated_augmentation_order(folder):
+    plain = FolderLoader(folder, 8, train=True, res=24, seed=1)
+    repeated = FolderLoader(folder, 8, train=True, res=24, seed=1, repeats=3)
+    for loader in (plain, repeated):
+        loader.set_epoch(2)
+    shuffled = [index for index, _ in plain.order()]
+    assert repeated.order() == [(index, copy) for index in shuffled for copy in range(3)][:32]
+    assert len(repeated) == len(plain) == 4
+    first, copy = repeated.order()[:2]  # two copies of one image, augmented differently
+    items = repeated._items
+    assert not torch.equal(items[first][0], items[copy][0])
 
 
 class RedVsBlue(nn.Module):

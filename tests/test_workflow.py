@@ -8,8 +8,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -63,7 +65,8 @@ def test_smoke_preset_produces_tables_and_figure(smoke_run):
     assert set(metrics.metric) == {"top1", "smoothness", "effective_dim"}
     pruning = pd.read_csv(results / "tables" / "pruning_curves.csv")
     assert sorted(pruning.fraction.unique()) == [0, 0.5, 0.9] and (pruning.query("fraction == 0").change == 0).all()
-    assert sorted(metrics.tau.unique()) == [0.0, 5.0]
+    taus = metrics.groupby("model").tau.unique().map(sorted).to_dict()
+    assert taus == {"resnet18": [0.0, 5.0], "resnet50": [0.0, 5.0], "vit_b_32": [0.0, 10.0]}
     assert metrics.value.notna().all()
     for name in ("fig2a_topography_vs_accuracy", "fig3_dimensionality", "fig4a_pruning", "fig7_correlation_vs_distance"):
         for fmt in ("png", "pdf"):
@@ -74,6 +77,57 @@ def test_smoke_preset_produces_tables_and_figure(smoke_run):
     assert meta["topo"]["tau"] == 5.0 and len(meta["topo"]["layers"]) == 19
     assert (results / "benchmarks" / "train" / "resnet18" / "tau5" / "seed0.tsv").exists()
     assert not (results / "train" / "resnet18" / "tau5" / "seed0" / "resume").exists()
+
+
+def test_smoke_preset_trains_every_family(smoke_run):
+    from toponets.checkpoints import load_checkpoint
+
+    training = pd.read_csv(smoke_run / "results" / "tables" / "training.csv")
+    final = training.pivot_table(index=["model", "tau"], columns="metric", values="value")
+    assert sorted(final.index) == [
+        ("gpt_neo", 0.0), ("gpt_neo", 5.0), ("nanogpt", 0.0), ("nanogpt", 1.0), ("resnet18", 0.0), ("resnet18", 5.0),
+        ("resnet50", 0.0), ("resnet50", 5.0), ("vit_b_32", 0.0), ("vit_b_32", 10.0),
+    ]
+    language = final.loc[["gpt_neo", "nanogpt"]]
+    assert (language.tokens == 4 * 4 * 32).all() and language.val_loss.between(5, 12).all()
+    assert final.loc["vit_b_32"].val_acc.notna().all()
+    for model, layer in [("gpt_neo", "transformer.h.1.mlp.c_fc"), ("nanogpt", "transformer.h.1.mlp.c_fc"),
+                         ("vit_b_32", "encoder.layers.encoder_layer_1.mlp.3")]:
+        _, meta = load_checkpoint(smoke_run / "results" / "train" / model / "tau0" / "seed0" / "model.safetensors")
+        assert meta["topo"]["layers"][-1] == layer
+    text = json.loads((smoke_run / "results" / "data" / "text" / "web" / "meta.json").read_text())
+    assert text["documents"]["train"] + text["documents"]["val"] == 30 and text["tokens"]["val"] > 0
+
+
+def test_a_killed_training_job_resumes(tmp_path, mirror):
+    """Kill Snakemake while a language model trains; the rerun continues from the saved state."""
+    workflow_copy = copy_workflow(tmp_path / "workflow")
+    config = yaml.safe_load((workflow_copy / "config" / "smoke.yaml").read_text())
+    nanogpt = next(e for e in config["experiments"] if e["name"] == "nanogpt")
+    nanogpt.update(taus=[0], recipe={**nanogpt["recipe"], "max_steps": 400, "checkpoint_every": 5})
+    long_run = tmp_path / "long.yaml"
+    long_run.write_text(yaml.safe_dump(config))
+    target = "results/train/nanogpt/tau0/seed0/model.safetensors"
+    state = workflow_copy / "results/train/nanogpt/tau0/seed0/resume/state.pt"
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(workflow_copy), "--configfile", str(long_run),
+           "--cores", "2", target]
+    env = {**os.environ, "TOPONETS_MIRROR": str(mirror_path())}
+    job = subprocess.Popen(cmd, cwd=workflow_copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not state.exists() and time.monotonic() < deadline and job.poll() is None:
+            time.sleep(0.5)
+        assert state.exists(), "no training state was saved"
+    finally:
+        os.killpg(job.pid, signal.SIGINT)  # Ctrl-C: to Snakemake and the training job
+        job.wait(timeout=120)
+    assert not (workflow_copy / target).exists() and state.exists()
+    snakemake(workflow_copy, "--configfile", str(long_run), "--cores", "2", target)
+    log = (workflow_copy / "results/logs/train/nanogpt/tau0/seed0.log").read_text()
+    assert re.search(r"resuming from \S+state.pt after step \d+", log)
+    steps = [json.loads(line)["step"] for line in (workflow_copy / target).with_name("metrics.jsonl").open()]
+    assert steps == list(range(1, 401))
 
 
 def test_nothing_reruns_when_nothing_changed(smoke_run):
@@ -100,7 +154,9 @@ def test_lint_is_clean(workflow_copy):
 def test_slurm_profile_plans_the_paper_preset(workflow_copy):
     out = snakemake(workflow_copy, "--profile", "profiles/slurm", "--configfile", "config/paper.yaml", "-n")
     jobs = planned_jobs(out.stdout)
-    assert jobs["train_vision"] == 7 + 1 + 3  # resnet18 taus, the TDANN-placement model, resnet50 taus
+    # resnet18 taus, the TDANN-placement model, resnet50, ViT, GPT-Neo, NanoGPT, and NanoGPT's 3 token budgets
+    assert jobs["train"] == 7 + 1 + 3 + 2 + 5 + 4 + 3 * 4
+    assert jobs["prepare_text"] == 2 and jobs["fetch"] == 2  # Wikipedia and FineWeb-Edu; the tokenizer files
 
 
 def test_bad_config_stops_before_any_job(tmp_path, mirror):
@@ -118,5 +174,5 @@ def test_bad_config_stops_before_any_job(tmp_path, mirror):
     bad.write_text(yaml.safe_dump(config))
     result = snakemake(workflow_copy, "--configfile", str(bad), "--cores", "1", check=False)
     assert result.returncode != 0
-    assert "data.images.source.path: no/such/tiny-imagenet.tar does not exist" in result.stdout + result.stderr
+    assert "data source path no/such/tiny-imagenet.tar (images) does not exist" in result.stdout + result.stderr
     assert not (workflow_copy / "results").exists() and not (workflow_copy / "resources").exists()

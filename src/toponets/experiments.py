@@ -44,8 +44,8 @@ class Run:
 
 
 def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any]:
-    """The resolved spec of one run of `experiment`."""
-    return {
+    """The resolved spec of one run of `experiment` (language runs also name their corpus)."""
+    spec = {
         "name": experiment["name"],
         "family": experiment["family"],
         "options": dict(experiment.get("options", {})),
@@ -55,6 +55,9 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
         "seed": int(seed),
         "recipe": dict(experiment.get("recipe", {})),
     }
+    if "corpus" in experiment:
+        spec["corpus"] = experiment["corpus"]
+    return spec
 
 
 def runs(config: dict[str, Any]) -> list[Run]:
@@ -81,10 +84,37 @@ def check_config(config: dict[str, Any]) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"experiments: names must be unique, {duplicates} appear more than once")
+    corpora = config.get("data", {}).get("corpora", {})
     for exp in config["experiments"]:
         labels = [tau_label(t) for t in exp["taus"]]
         if len(set(labels)) != len(labels):
             raise ValueError(f"experiments[{exp['name']}].taus: repeated value in {exp['taus']}")
+        if KIND[exp["family"]] != "language":
+            continue
+        if exp.get("corpus") not in corpora:
+            raise ValueError(
+                f"experiments[{exp['name']}].corpus: {exp.get('corpus')!r} is not a corpus of data.corpora "
+                f"({sorted(corpora) or 'none defined'}); add it there or name an existing one"
+            )
+        if "tokenizer" not in config.get("data", {}):
+            raise ValueError(f"experiments[{exp['name']}] is a language model: data.tokenizer must give the GPT-2 tokenizer")
+
+
+def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every file source of the config, by dataset: "images", "tokenizer" and "corpus-<name>".
+
+    A dataset's downloads land in resources/downloads/<dataset>/; hf corpus sources
+    have no file (they stream), so a corpus of those alone has an empty list.
+    """
+    data = config.get("data", {})
+    sources = {}
+    if "images" in data:
+        sources["images"] = [data["images"]["source"]]
+    if "tokenizer" in data:
+        sources["tokenizer"] = list(data["tokenizer"]["sources"])
+    for name, corpus in data.get("corpora", {}).items():
+        sources[f"corpus-{name}"] = [entry["source"] for entry in corpus["sources"] if "source" in entry]
+    return sources
 
 
 def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, str]:
@@ -95,11 +125,12 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
         problems["mirror"] = (
             f"mirror: directory {config['mirror']} does not exist; point it at a data mirror (such as ../shared/data) or set it to null"
         )
-    for key, dataset in config.get("data", {}).items():
-        path = dataset.get("source", {}).get("path")
-        if path and not (base / path).exists():
-            problems[f"data.{key}"] = (
-                f"data.{key}.source.path: {path} does not exist; give the path of the dataset on this machine, "
-                "or replace `path` by a download source (sha256 or md5, with url or mirror_path)"
-            )
+    for dataset, sources in data_sources(config).items():
+        for source in sources:
+            path = source.get("path")
+            if path and not (base / path).exists():
+                problems[path] = (
+                    f"data source path {path} ({dataset}) does not exist; give the path of the data on this machine, "
+                    "or replace `path` by a download source (sha256 or md5, with url or mirror_path)"
+                )
     return problems

@@ -28,6 +28,28 @@ def run_of(path: str | Path) -> dict:
     return {**run, "tau": float(run["tau"]), "seed": int(run["seed"])}
 
 
+_TRAIN_PATH = re.compile(r"(?P<model>[^/]+)/tau(?P<tau>[0-9.e+-]+)/seed(?P<seed>\d+)/metrics\.jsonl$")
+FINAL_TRAINING_METRICS = ("val_acc", "val_top5", "val_loss", "val_acc_ema", "loss", "ce", "topo", "step", "tokens")
+
+
+def training_table(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per run and final training metric, from training logs ``<model>/tau<tau>/seed<seed>/metrics.jsonl``.
+
+    Each metric's value is its last logged one (validation metrics are logged at evaluations only).
+    """
+    rows = []
+    for path in paths:
+        match = _TRAIN_PATH.search(Path(path).as_posix())
+        if not match:
+            raise ValueError(f"{path} is not a training log path of the form <model>/tau<tau>/seed<seed>/metrics.jsonl")
+        last: dict = {}
+        for line in Path(path).read_text().splitlines():
+            last.update(json.loads(line))
+        run = {"model": match["model"], "tau": float(match["tau"]), "seed": int(match["seed"])}
+        rows += [{**run, "metric": m, "value": float(last[m])} for m in FINAL_TRAINING_METRICS if m in last]
+    return pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"])
+
+
 def metrics_table(paths: list[str | Path]) -> pd.DataFrame:
     """One row per run and metric from evaluation JSON files ``{"metrics": {name: value}}``."""
     rows = []

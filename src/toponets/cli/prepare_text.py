@@ -1,12 +1,25 @@
 """Tokenize text corpora with GPT-2 BPE into train/val uint16 token shards for the language models.
 
     python -m toponets.cli.prepare_text --corpus KIND:PATH [--corpus KIND:PATH ...] \
-        --tokenizer DIR --out DIR [--val-fraction 0.05] [--shard-tokens N] [--max-documents N] [--seed 0]
+        --tokenizer DIR --out DIR [--workers 1] [--val-fraction 0.05] [--shard-tokens N] \
+        [--max-documents N] [--seed 0]
 
-KIND is one of text, janeausten, wikitext, nltk-zip, wiki-xml (see
-toponets.data.text). Documents of all corpora are read in the order given;
-`--max-documents` caps their total. Writes `train_000.bin`, ..., `val_000.bin`
-and `meta.json` into `--out`, which must not exist yet.
+KIND is one of text, janeausten, wikitext, nltk-zip, wiki-xml, whose PATH is
+a local file, or hf, whose PATH is a Hugging Face dataset streamed as
+DATASET[@CONFIG][,KEY=VALUE...] with KEY one of split (default train), text
+(the text field, default text), data_files and data_dir (see
+toponets.data.text). The paper's corpora:
+
+    --corpus hf:HuggingFaceFW/fineweb-edu@sample-10BT    (NanoGPT)
+    --corpus hf:wikimedia/wikipedia@20231101.en          (GPT-Neo)
+    --corpus hf:json,data_files=docs.jsonl               (local files, offline)
+
+Documents of all corpora are read in the order given; `--max-documents` caps
+their total. `--workers` processes tokenize; the output does not depend on
+their number. Writes `train_000.bin`, ..., `val_000.bin` and `meta.json` into
+`--out`, which must not exist yet. The work happens in `<out>.partial/`,
+checkpointed as it goes: rerunning a killed preparation with the same
+arguments resumes it there.
 """
 
 from __future__ import annotations
@@ -15,17 +28,22 @@ import argparse
 import itertools
 import json
 
-from ..data.text import CORPORA, corpus_documents, write_token_shards
+from ..data.text import KINDS, corpus_documents, parse_hf_source, write_token_shards
 from ..data.tokenizer import gpt2_tokenizer
 
 
 def corpus(value: str) -> tuple[str, str]:
-    """Parse KIND:PATH, checking the kind now so a typo fails before any work."""
+    """Parse KIND:PATH, checking the kind (and an hf PATH's syntax) now so a typo fails before any work."""
     kind, sep, path = value.partition(":")
     if not sep or not path:
         raise argparse.ArgumentTypeError(f"expected KIND:PATH, got {value!r}")
-    if kind not in CORPORA:
-        raise argparse.ArgumentTypeError(f"unknown corpus kind {kind!r}; choose one of {', '.join(CORPORA)}")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"unknown corpus kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind == "hf":
+        try:
+            parse_hf_source(path)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from err
     return kind, path
 
 
@@ -37,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
         required=True,
         help="directory with the GPT-2 vocab.json and merges.txt",
     )
-    p.add_argument("--out", required=True, help="output directory (must not exist)")
+    p.add_argument("--out", required=True, help="output directory (must not exist; <out>.partial/ is resumed)")
+    p.add_argument("--workers", type=int, default=1, help="tokenizer processes (1: tokenize in this process)")
     p.add_argument(
         "--val-fraction",
         type=float,
@@ -63,8 +82,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     tokenizer = gpt2_tokenizer(args.tokenizer)
-    sources = [corpus_documents(kind, path) for kind, path in args.corpus]  # checks every file before any work
-    documents = itertools.islice(itertools.chain.from_iterable(sources), args.max_documents)
+    corpora = [corpus_documents(kind, path) for kind, path in args.corpus]  # checks every source before any work
+    documents = itertools.islice(itertools.chain.from_iterable(corpora), args.max_documents)
     meta = write_token_shards(
         documents,
         tokenizer,
@@ -72,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         val_fraction=args.val_fraction,
         shard_tokens=args.shard_tokens,
         seed=args.seed,
+        workers=args.workers,
+        sources=[f"{kind}:{path}" for kind, path in args.corpus],
     )
     print(json.dumps({"out": args.out, "documents": meta["documents"], "tokens": meta["tokens"]}))
 

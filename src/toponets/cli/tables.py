@@ -1,6 +1,7 @@
 """Build a tidy table from evaluation outputs.
 
     python -m toponets.cli.tables metrics --out T.csv EVAL.json ...
+    python -m toponets.cli.tables training --out T.csv results/train/<model>/tau<tau>/seed<seed>/metrics.jsonl ...
     python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
     python -m toponets.cli.tables correlations --performance top1 --out T.csv METRICS.csv
@@ -13,12 +14,12 @@ import argparse
 import pandas as pd
 
 from ..analysis.statistics import dimensionality_correlations
-from ..tables import curves_table, metrics_table, per_layer_table, wide_metrics, write_csv
+from ..tables import curves_table, metrics_table, per_layer_table, training_table, wide_metrics, write_csv
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["metrics", "per-layer", "curves", "correlations"])
+    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations"])
     parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
                         " (correlations: one metrics table)")
     parser.add_argument("--out", required=True)
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.kind == "metrics":
         table = metrics_table(args.inputs)
+    elif args.kind == "training":
+        table = training_table(args.inputs)
     elif args.kind == "per-layer":
         if not args.metric:
             parser.error("per-layer tables need --metric")

@@ -10,6 +10,10 @@ int64 labels, have `len()` = batches per epoch and `set_epoch`; the training
 loader also has `set_resolution` for progressive resizing: the interface of
 the torchvision backend.
 
+With ``distributed=True`` (several processes, once torch.distributed is
+initialised) ffcv shards the samples itself, as torch's DistributedSampler
+does: `batch_size` is then each process's share of the batch.
+
 ffcv is imported lazily, so this module imports without it.
 """
 

@@ -1,7 +1,8 @@
-"""Image datasets in torchvision's ImageFolder layout, with the ffcv recipe's transforms.
+"""Image datasets in torchvision's ImageFolder layout, with the training recipes' transforms.
 
-Training: RandomResizedCrop + horizontal flip; evaluation: resize to
-res / crop_ratio and centre-crop res (ffcv: 224/256). Normalisation uses the
+Training: RandomResizedCrop + horizontal flip, optionally followed by
+AutoAugment (torchvision's ViT recipe); evaluation: resize to res / crop_ratio
+and centre-crop res (ffcv and torchvision: 224/256). Normalisation uses the
 ImageNet channel statistics. The resolution is a parameter so progressive
 resizing can change it between epochs.
 
@@ -18,17 +19,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
+from torchvision.transforms import AutoAugment, AutoAugmentPolicy, InterpolationMode
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_CROP_RATIO = 224 / 256
 
 
-def train_transform(res: int) -> transforms.Compose:
+def train_transform(res: int, auto_augment: str | None = None) -> transforms.Compose:
+    """RandomResizedCrop + flip, then AutoAugment with policy `auto_augment` (an AutoAugmentPolicy
+    value such as "imagenet", bilinear as in torchvision's reference) unless it is None."""
+    augment = [] if auto_augment is None else [AutoAugment(AutoAugmentPolicy(auto_augment), InterpolationMode.BILINEAR)]
     return transforms.Compose(
         [
             transforms.RandomResizedCrop(res),
             transforms.RandomHorizontalFlip(),
+            *augment,
             transforms.ToTensor(),
             transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
         ]
@@ -81,10 +87,13 @@ def derived_seed(purpose: int, *keys: int) -> int:
 
 
 class _SeededItems(Dataset):
-    """(PIL image, label) items through `transform`, its randomness seeded by (seed, epoch, index).
+    """(image, label) items through `transform`, keyed by (index, copy), the randomness seeded
+    by (seed, epoch, index, copy).
 
     Each sample's augmentation is then the same whatever the worker count,
-    batch position or resume point.
+    batch position or resume point, and repeated copies of an image in one
+    epoch (repeated augmentation) are augmented differently. Copy 0 leaves
+    `copy` out of the seed, so runs without repeats keep their augmentations.
     """
 
     def __init__(self, base: Dataset, seed: int):
@@ -96,11 +105,13 @@ class _SeededItems(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, key: tuple[int, int]):
+        index, copy = key
         image, label = self.base[index]
         with torch.random.fork_rng(devices=[]):
             # not torch.manual_seed: that also seeds CUDA, about 2 ms a call
-            torch.default_generator.manual_seed(derived_seed(_SAMPLE, self.seed, self.epoch, index))
+            keys = (self.seed, self.epoch, index, *([copy] if copy else []))
+            torch.default_generator.manual_seed(derived_seed(_SAMPLE, *keys))
             return self.transform(image), label
 
 
@@ -108,10 +119,22 @@ class FolderLoader:
     """Batches of (images, labels) from an ImageFolder at `root`.
 
     Training (``train=True``) shuffles with an order drawn from (seed, epoch),
-    augments with RandomResizedCrop + flip and drops the last partial batch,
-    as ffcv does. Evaluation keeps the folder order and every image. Because
-    order and augmentation depend only on (seed, epoch, position), ``skip(n)``
-    resumes an epoch at batch n without loading the batches before it.
+    augments with RandomResizedCrop + flip (+ AutoAugment policy
+    `auto_augment`) and drops the last partial batch, as ffcv does. With
+    `repeats` > 1 the order is that of repeated augmentation (torchvision's
+    RASampler for one process): each image of the shuffled order `repeats`
+    times in a row, cut to the dataset's length (RASampler then also rounds
+    down to a multiple of 256; here the last partial batch is dropped
+    instead). Evaluation keeps the folder order and every image.
+    Because order and augmentation depend only on (seed, epoch, position),
+    ``skip(n)`` resumes an epoch at batch n without loading the batches before it.
+
+    Under data parallelism each of `world_size` processes has its own loader
+    with its `rank`, and `batch_size` is that process's share of a batch:
+    training cuts the epoch's order into global batches of batch_size x
+    world_size and yields slice `rank` of each, so the processes' batches of
+    a step together are the one-process batch of that step (augmented alike);
+    evaluation yields every world_size-th image from `rank` on.
     """
 
     def __init__(
@@ -125,7 +148,15 @@ class FolderLoader:
         seed: int = 0,
         max_images: int | None = None,
         crop_ratio: float = DEFAULT_CROP_RATIO,
+        auto_augment: str | None = None,
+        repeats: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
     ):
+        if repeats < 1:
+            raise ValueError(f"repeats must be >= 1 (1 = no repeated augmentation), got {repeats}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of the {world_size} processes (0 to world_size - 1)")
         dataset = image_folder(root, None, max_images, seed)
         self.classes: list[str] = (dataset.dataset if isinstance(dataset, Subset) else dataset).classes
         self.batch_size = batch_size
@@ -133,14 +164,20 @@ class FolderLoader:
         self.num_workers = num_workers
         self.seed = seed
         self.crop_ratio = crop_ratio
+        self.auto_augment = auto_augment
+        self.repeats = repeats
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
         self._start = 0
         self._items = _SeededItems(dataset, seed)
         self.set_resolution(res)
 
     def __len__(self) -> int:
-        n = len(self._items)
-        return n // self.batch_size if self.train else -(-n // self.batch_size)
+        if self.train:
+            return len(self._items) // (self.batch_size * self.world_size)
+        images = len(range(self.rank, len(self._items), self.world_size))
+        return (images + self.batch_size - 1) // self.batch_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -148,21 +185,37 @@ class FolderLoader:
 
     def set_resolution(self, res: int) -> None:
         self.res = res
-        self._items.transform = train_transform(res) if self.train else eval_transform(res, self.crop_ratio)
+        if self.train:
+            self._items.transform = train_transform(res, self.auto_augment)
+        else:
+            self._items.transform = eval_transform(res, self.crop_ratio)
 
     def skip(self, batches: int) -> None:
         """Start the next pass over this epoch at batch `batches`."""
         self._start = batches
 
-    def order(self) -> list[int]:
-        """The sample order of the current epoch."""
+    def order(self) -> list[tuple[int, int]]:
+        """The samples of the current epoch in order, as (image index, copy number) pairs."""
+        count = len(self._items)
         if not self.train:
-            return list(range(len(self._items)))
+            return [(index, 0) for index in range(count)]
         generator = torch.Generator().manual_seed(derived_seed(_ORDER, self.seed, self.epoch))
-        return torch.randperm(len(self._items), generator=generator).tolist()
+        shuffled = torch.randperm(count, generator=generator).tolist()
+        return [(index, copy) for index in shuffled for copy in range(self.repeats)][:count]
+
+    def shard(self) -> list[tuple[int, int]]:
+        """This process's samples of `order`, in order: in training its slice of each whole global batch,
+        in evaluation every world_size-th sample from its rank on."""
+        order = self.order()
+        if not self.train:
+            return order[self.rank :: self.world_size]
+        size, stride = self.batch_size, self.batch_size * self.world_size
+        first = self.rank * size
+        whole = len(order) // stride * stride
+        return [key for start in range(first, whole, stride) for key in order[start : start + size]]
 
     def __iter__(self):
-        indices = self.order()[self._start * self.batch_size :]
+        indices = self.shard()[self._start * self.batch_size :]
         self._start = 0
         self._items.epoch = self.epoch
         batches = DataLoader(

@@ -6,18 +6,26 @@ time, so a corpus of any size passes through in constant memory:
 - ``text``: a plain text file; paragraphs (blocks between blank lines) are
   the documents, so even a single-file corpus such as tinyshakespeare can be
   split into train and val by document.
-- ``janeausten``: the mirror's janeausten.txt; each ``=== <title> ===`` header
-  starts a novel (the header line itself is dropped, it is mirror markup).
+- ``janeausten``: the mirror's janeausten.txt; each chapter is a document
+  (the ``=== <title> ===`` novel headers are mirror markup and dropped).
 - ``wikitext``: WikiText; each `` = Title = `` heading starts an article (the
   heading is kept, it is part of the WikiText text).
-- ``nltk-zip``: an NLTK corpus zip (webtext, abc, ...); each text file is a
-  document, the README is skipped.
+- ``nltk-zip``: an NLTK corpus zip (webtext, abc, ...); each paragraph of its
+  text files is a document (an abc news story), the README is skipped.
 - ``wiki-xml``: a Wikipedia ``pages-articles`` dump (.xml or .xml.bz2);
   articles of namespace 0, redirects skipped, wikitext cleaned by
   `clean_wikitext`.
+- ``hf``: a Hugging Face dataset streamed with
+  ``datasets.load_dataset(..., streaming=True)``, never held in memory. The
+  source is ``DATASET[@CONFIG][,KEY=VALUE...]`` (see `parse_hf_source`): a Hub
+  id such as ``HuggingFaceFW/fineweb-edu@sample-10BT`` (NanoGPT's corpus) or
+  ``wikimedia/wikipedia@20231101.en`` (GPT-Neo's), or a builder over local
+  files such as ``json,data_files=docs.jsonl`` or
+  ``parquet,data_files=shards/*.parquet``.
 
-`write_token_shards` tokenizes documents into uint16 ``.bin`` shards that
-`TokenShards` reads back through np.memmap, the nanoGPT way.
+`write_token_shards` tokenizes documents, in parallel if asked and resumably,
+into uint16 ``.bin`` shards that `TokenShards` reads back through np.memmap,
+the nanoGPT way.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import itertools
 import json
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -37,12 +46,13 @@ from xml.etree import ElementTree
 import numpy as np
 import torch
 
-from toponets.data.archives import atomic_dir
 from toponets.data.sources import DataSourceError
+from toponets.data.token_stream import DTYPE, token_arrays
+from toponets.io import atomic_path
 
-DTYPE = np.dtype("<u2")  # GPT-2's 50257 ids fit in uint16, little-endian on disk
 SPLITS = ("train", "val")
-TOKENIZE_BATCH = 64  # documents handed to the tokenizer at once: fast, yet bounded memory
+PROGRESS = "progress.json"  # the checkpoint of an unfinished preparation, in its .partial directory
+CHECKPOINT_DOCUMENTS = 10_000
 
 
 # --- document iterators -------------------------------------------------------------------------
@@ -50,32 +60,48 @@ TOKENIZE_BATCH = 64  # documents handed to the tokenizer at once: fast, yet boun
 
 def text_documents(path: str | os.PathLike) -> Iterator[str]:
     """Yield the paragraphs (blocks separated by blank lines) of a plain text file."""
-    yield from _sections(path, lambda line: not line.strip(), keep_header=False)
+    with open(path, encoding="utf-8") as f:
+        yield from _sections(f, _is_blank, keep_header=False)
 
 
 def janeausten_documents(path: str | os.PathLike) -> Iterator[str]:
-    """Yield the novels of janeausten.txt, which starts each with a `=== <title> ===` line."""
-    header = re.compile(r"^=== .+ ===$")
-    yield from _sections(path, lambda line: bool(header.match(line.rstrip("\n"))), keep_header=False)
+    """Yield the chapters of janeausten.txt (each novel's title page is a document too).
+
+    Chapters, not whole novels, are the documents: 275 of a few thousand
+    tokens each, like web pages, so a train/val split by document works. The
+    mirror's `=== <title> ===` lines are markup and are dropped; the
+    `CHAPTER n` headings are kept.
+    """
+    novel = re.compile(r"^=== .+ ===$")
+    chapter = re.compile(r"^chapter \w+\s*$", re.IGNORECASE)
+    with open(path, encoding="utf-8") as f:
+        for document in _sections(f, lambda line: bool(novel.match(line.rstrip("\n")) or chapter.match(line)),
+                                  keep_header=True):
+            first, _, rest = document.partition("\n")
+            yield from _nonblank(rest) if novel.match(first) else [document]
 
 
 def wikitext_documents(path: str | os.PathLike) -> Iterator[str]:
     """Yield the articles of a WikiText file, each starting at its ` = Title = ` line (sections use `= =`)."""
     heading = re.compile(r"^ = [^=].* = $")
-    yield from _sections(path, lambda line: bool(heading.match(line.rstrip("\n"))), keep_header=True)
-
-
-def _sections(path: str | os.PathLike, is_break: Callable[[str], bool], *, keep_header: bool) -> Iterator[str]:
-    """Stream a text file and yield the non-blank text between lines for which `is_break` holds."""
-    lines: list[str] = []
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            if is_break(line):
-                yield from _nonblank("".join(lines))
-                lines = [line] if keep_header else []
-            else:
-                lines.append(line)
-    yield from _nonblank("".join(lines))
+        yield from _sections(f, lambda line: bool(heading.match(line.rstrip("\n"))), keep_header=True)
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _sections(lines: Iterable[str], is_break: Callable[[str], bool], *, keep_header: bool) -> Iterator[str]:
+    """Yield the non-blank text between the lines for which `is_break` holds, streaming `lines`."""
+    section: list[str] = []
+    for line in lines:
+        if is_break(line):
+            yield from _nonblank("".join(section))
+            section = [line] if keep_header else []
+        else:
+            section.append(line)
+    yield from _nonblank("".join(section))
 
 
 def _nonblank(text: str) -> Iterator[str]:
@@ -85,13 +111,16 @@ def _nonblank(text: str) -> Iterator[str]:
 
 
 def nltk_zip_documents(path: str | os.PathLike) -> Iterator[str]:
-    """Yield each text file of an NLTK corpus zip (sorted by name) as a document, skipping README files."""
+    """Yield the paragraphs (blocks between blank lines) of each text file of an NLTK corpus zip, files
+    sorted by name, README files skipped. In abc a paragraph is one news story; in webtext, a thread or
+    a whole script."""
     with zipfile.ZipFile(path) as zf:
         for name in sorted(zf.namelist()):
             member = PurePosixPath(name)
             if name.endswith("/") or member.name.upper().startswith("README"):
                 continue
-            yield from _nonblank(zf.read(name).decode("utf-8", errors="replace"))
+            text = zf.read(name).decode("utf-8", errors="replace").replace("\r\n", "\n")
+            yield from _sections(text.splitlines(keepends=True), _is_blank, keep_header=False)
 
 
 def wiki_xml_documents(path: str | os.PathLike) -> Iterator[str]:
@@ -179,6 +208,60 @@ def _link_text(match: re.Match) -> str:
     return "" if _DROPPED_LINKS.match(inner) else inner.rsplit("|", 1)[-1]
 
 
+HF_OPTIONS = {"split": "train", "text": "text", "data_files": None, "data_dir": None}  # KEY=VALUE keys, defaults
+HF_BATCH = 1000  # rows read from a streamed dataset at once
+
+
+def parse_hf_source(source: str) -> dict:
+    """Parse ``DATASET[@CONFIG][,KEY=VALUE...]`` into `load_dataset` arguments plus ``text``, the text field.
+
+    DATASET is a Hub id, a local dataset directory or a builder name (json,
+    parquet, text, ...); CONFIG is the dataset's config name. KEY is one of
+    split (default train), text (the field holding the documents, default
+    text), data_files (a file or glob) and data_dir.
+    """
+    dataset, *options = source.split(",")
+    path, _, name = dataset.partition("@")
+    if not path:
+        raise ValueError(f"hf source {source!r} names no dataset; expected DATASET[@CONFIG][,KEY=VALUE...]")
+    spec = {"path": path, "name": name or None, **HF_OPTIONS}
+    for option in options:
+        key, _, value = option.partition("=")
+        if key not in HF_OPTIONS or not value:
+            raise ValueError(
+                f"bad option {option!r} in hf source {source!r}; expected KEY=VALUE, KEY one of {', '.join(HF_OPTIONS)}"
+            )
+        spec[key] = value
+    return spec
+
+
+def hf_documents(source: str) -> Iterator[str]:
+    """Stream the non-blank texts of a Hugging Face dataset (see `parse_hf_source`); loads it before returning."""
+    spec = parse_hf_source(source)
+    field = spec.pop("text")
+    import datasets  # here, not at the top: heavy, and only hf sources need it
+
+    try:
+        dataset = datasets.load_dataset(**spec, streaming=True)
+    except Exception as err:  # load_dataset raises many types (ConnectionError, FileNotFoundError, ValueError, ...)
+        raise DataSourceError(
+            f"cannot load hf source {source!r}: {err}. Without internet, point it at local files "
+            "(json,data_files=PATH or parquet,data_files=GLOB) or at a dataset already in the HF_HOME cache "
+            "with HF_HUB_OFFLINE=1 set"
+        ) from err
+    return _hf_texts(dataset, field, source)
+
+
+def _hf_texts(dataset, field: str, source: str) -> Iterator[str]:
+    """The non-blank `field` values of a streamed dataset, read in batches of rows (much faster than row by row)."""
+    for rows in dataset.iter(batch_size=HF_BATCH):
+        if field not in rows:
+            fields = ", ".join(rows)
+            raise DataSourceError(f"hf source {source!r} has no field {field!r} (it has {fields}); add ,text=FIELD")
+        for text in rows[field]:
+            yield from _nonblank(text)
+
+
 CORPORA: dict[str, Callable[[str | os.PathLike], Iterator[str]]] = {
     "text": text_documents,
     "janeausten": janeausten_documents,
@@ -186,15 +269,18 @@ CORPORA: dict[str, Callable[[str | os.PathLike], Iterator[str]]] = {
     "nltk-zip": nltk_zip_documents,
     "wiki-xml": wiki_xml_documents,
 }
+KINDS = (*CORPORA, "hf")  # CORPORA read local files; hf streams a dataset
 
 
-def corpus_documents(kind: str, path: str | os.PathLike) -> Iterator[str]:
-    """The documents of corpus `path` read as `kind` (a key of CORPORA); checks both before reading."""
+def corpus_documents(kind: str, source: str | os.PathLike) -> Iterator[str]:
+    """The documents of `source` read as `kind` (one of KINDS); checks the file or loads the dataset first."""
+    if kind == "hf":
+        return hf_documents(str(source))
     if kind not in CORPORA:
-        raise ValueError(f"unknown corpus kind {kind!r}; choose one of {', '.join(CORPORA)}")
-    if not Path(path).is_file():
-        raise DataSourceError(f"corpus file {path} does not exist")
-    return CORPORA[kind](path)
+        raise ValueError(f"unknown corpus kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not Path(source).is_file():
+        raise DataSourceError(f"corpus file {source} does not exist")
+    return CORPORA[kind](source)
 
 
 # --- token shards -------------------------------------------------------------------------------
@@ -207,31 +293,40 @@ def split_of(index: int, seed: int, val_fraction: float) -> str:
 
 
 class _ShardWriter:
-    """Appends one split's tokens to `<split>_000.bin`, `<split>_001.bin`, ... of at most `shard_tokens` each."""
+    """Appends one split's tokens to `<split>_000.bin`, `<split>_001.bin`, ... of at most `shard_tokens` each.
 
-    def __init__(self, directory: Path, split: str, shard_tokens: int):
+    `shards` and `documents` restore a checkpoint: writing continues at the
+    end of the last shard listed.
+    """
+
+    def __init__(self, directory: Path, split: str, shard_tokens: int, shards: list[dict], documents: int):
         self.directory, self.split, self.shard_tokens = directory, split, shard_tokens
-        self.shards: list[dict] = []
-        self.documents = 0
+        self.shards = shards
+        self.documents = documents
         self._file = None
 
     def write(self, tokens: np.ndarray) -> None:
         """Append `tokens`, opening new shards as old ones fill; a document may span two shards."""
         while len(tokens):
-            if self._file is None or self.shards[-1]["tokens"] == self.shard_tokens:
-                self._next_shard()
+            if not self.shards or self.shards[-1]["tokens"] == self.shard_tokens:
+                self.close()
+                self.shards.append({"file": f"{self.split}_{len(self.shards):03d}.bin", "tokens": 0})
+            if self._file is None:
+                # stays open across write() calls until close()
+                self._file = open(self.directory / self.shards[-1]["file"], "ab")  # noqa: SIM115
             room = self.shard_tokens - self.shards[-1]["tokens"]
             self._file.write(tokens[:room].tobytes())
             self.shards[-1]["tokens"] += len(tokens[:room])
             tokens = tokens[room:]
 
-    def _next_shard(self) -> None:
-        self.close()
-        name = f"{self.split}_{len(self.shards):03d}.bin"
-        self._file = open(self.directory / name, "wb")  # noqa: SIM115 -- stays open across write() calls
-        self.shards.append({"file": name, "tokens": 0})
+    def flush(self) -> None:
+        """Push the written tokens to disk, so that no checkpoint records tokens a crash could still lose."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
+        self.flush()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -239,13 +334,6 @@ class _ShardWriter:
     @property
     def tokens(self) -> int:
         return sum(shard["tokens"] for shard in self.shards)
-
-
-def _token_ids(documents: Iterable[str], tokenizer) -> Iterator[list[int]]:
-    """Token ids of each document, tokenized a batch of documents at a time (the fast tokenizer is batched)."""
-    documents = iter(documents)
-    while batch := list(itertools.islice(documents, TOKENIZE_BATCH)):
-        yield from tokenizer(batch)["input_ids"]
 
 
 def write_token_shards(
@@ -256,44 +344,122 @@ def write_token_shards(
     val_fraction: float = 0.05,
     shard_tokens: int = 100_000_000,
     seed: int = 0,
+    workers: int = 1,
+    sources: Iterable[str] | None = None,
+    checkpoint_documents: int = CHECKPOINT_DOCUMENTS,
 ) -> dict:
     """Tokenize `documents` (eos after each) into train/val uint16 shards plus meta.json in `out_dir`; return the meta.
 
-    Whole documents go to one split, chosen by `split_of`. Output appears
-    atomically: it is written to a temporary directory renamed onto
-    `out_dir` at the end, and `out_dir` must not exist yet.
+    Whole documents go to one split, chosen by `split_of`. `workers`
+    processes tokenize (see `token_stream`); the output is the same for any
+    count. `sources` (say, the CLI's KIND:PATH strings) is recorded in the meta.
+
+    Resumable and atomic: the work happens in `<out_dir>.partial/`, renamed
+    onto `out_dir` (which must not exist yet) when complete. Every
+    `checkpoint_documents` documents the shards are flushed and
+    `progress.json` there records them; a rerun with the same settings cuts
+    the shards back to that checkpoint and continues after the documents it
+    counts, which are read past but not tokenized again.
     """
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    if shard_tokens < 1:
-        raise ValueError(f"shard_tokens must be positive, got {shard_tokens}")
-    eos, vocab_size = tokenizer.eos_token_id, len(tokenizer)
+    positive = {"shard_tokens": shard_tokens, "workers": workers, "checkpoint_documents": checkpoint_documents}
+    for name, value in positive.items():
+        if value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
+    vocab_size = len(tokenizer)
     if vocab_size > np.iinfo(DTYPE).max + 1:
         raise ValueError(f"vocabulary of {vocab_size} ids does not fit in uint16")
-    with atomic_dir(out_dir) as tmp:
-        writers = {split: _ShardWriter(tmp, split, shard_tokens) for split in SPLITS}
-        try:
-            for index, ids in enumerate(_token_ids(documents, tokenizer)):
-                writer = writers[split_of(index, seed, val_fraction)]
-                writer.write(np.asarray([*ids, eos], dtype=DTYPE))
-                writer.documents += 1
-        finally:
-            for writer in writers.values():
-                writer.close()
-        meta = {
-            "tokenizer": str(tokenizer.name_or_path),
-            "vocab_size": vocab_size,
-            "eos": eos,
-            "dtype": "uint16",
-            "val_fraction": val_fraction,
-            "shard_tokens": shard_tokens,
-            "seed": seed,
-            "documents": {split: w.documents for split, w in writers.items()},
-            "tokens": {split: w.tokens for split, w in writers.items()},
-            "shards": {split: w.shards for split, w in writers.items()},
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    out = Path(out_dir)
+    if out.exists():
+        raise DataSourceError(f"{out} already exists; remove it to rebuild it")
+    settings = {
+        "tokenizer": str(tokenizer.name_or_path),
+        "vocab_size": vocab_size,
+        "eos": tokenizer.eos_token_id,
+        "dtype": "uint16",
+        "val_fraction": val_fraction,
+        "shard_tokens": shard_tokens,
+        "seed": seed,
+        "sources": None if sources is None else list(sources),
+    }
+    work = out.with_name(out.name + ".partial")
+    writers = _restore(work, settings)
+    done = sum(writer.documents for writer in writers.values())
+    if done:
+        print(f"resuming {work}: {done} documents already done", file=sys.stderr)
+    remaining = token_arrays(itertools.islice(documents, done, None), tokenizer, workers)
+    try:
+        for index, tokens in enumerate(remaining, start=done):
+            writer = writers[split_of(index, seed, val_fraction)]
+            writer.write(tokens)
+            writer.documents += 1
+            if (index + 1) % checkpoint_documents == 0:
+                _checkpoint(work, settings, writers)
+    finally:
+        remaining.close()  # stops the worker processes now, on errors too
+        for writer in writers.values():
+            writer.close()
+    meta = _checkpoint(work, settings, writers)
+    os.replace(work / PROGRESS, work / "meta.json")
+    os.rename(work, out)
     return meta
+
+
+def _checkpoint(work: Path, settings: dict, writers: dict[str, _ShardWriter]) -> dict:
+    """Flush the shards, then atomically record them in progress.json; return the record (meta.json's format)."""
+    for writer in writers.values():
+        writer.flush()
+    progress = {
+        **settings,
+        "documents": {split: w.documents for split, w in writers.items()},
+        "tokens": {split: w.tokens for split, w in writers.items()},
+        "shards": {split: w.shards for split, w in writers.items()},
+    }
+    with atomic_path(work / PROGRESS) as tmp:
+        tmp.write_text(json.dumps(progress, indent=2) + "\n")
+    return progress
+
+
+def _restore(work: Path, settings: dict) -> dict[str, _ShardWriter]:
+    """Shard writers continuing the checkpoint in `work` (made when missing), its shards cut back to the checkpoint."""
+    work.mkdir(parents=True, exist_ok=True)
+    progress = _read_progress(work, settings)
+    recorded = {shard["file"]: shard["tokens"] for split in SPLITS for shard in progress["shards"][split]}
+    for path in work.glob("*.bin"):
+        if path.name not in recorded:  # begun after the checkpoint
+            path.unlink()
+    for name, tokens in recorded.items():
+        _cut(work / name, tokens)
+    return {
+        split: _ShardWriter(work, split, settings["shard_tokens"], progress["shards"][split], count)
+        for split, count in progress["documents"].items()
+    }
+
+
+def _read_progress(work: Path, settings: dict) -> dict:
+    """The checkpoint in `work` (an empty one if there is none); refuses one made with other settings."""
+    path = work / PROGRESS
+    if not path.is_file():
+        return {"documents": dict.fromkeys(SPLITS, 0), "shards": {split: [] for split in SPLITS}}
+    progress = json.loads(path.read_text())
+    changed = [key for key in settings if progress.get(key) != settings[key]]
+    if changed:
+        raise DataSourceError(
+            f"{work} holds an unfinished preparation made with another {', '.join(changed)}; "
+            f"rerun with its settings to resume it, or delete {work} to start over"
+        )
+    return progress
+
+
+def _cut(path: Path, tokens: int) -> None:
+    """Cut shard `path` back to its checkpointed `tokens`, dropping what was written after the checkpoint."""
+    size = tokens * DTYPE.itemsize
+    if not path.is_file() or path.stat().st_size < size:
+        raise DataSourceError(
+            f"{path} holds fewer than its checkpointed {tokens} tokens; delete {path.parent} to start over"
+        )
+    os.truncate(path, size)
 
 
 class TokenShards:

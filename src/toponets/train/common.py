@@ -65,8 +65,10 @@ def save_state(
     scaler: torch.amp.GradScaler,
     step: int,
     config: dict[str, Any],
+    ema: nn.Module | None = None,
 ) -> None:
-    """Atomically write everything needed to continue training after `step` optimizer steps."""
+    """Atomically write everything needed to continue training after `step` optimizer steps
+    (with `ema`, a model's moving average, that too)."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -75,6 +77,8 @@ def save_state(
         "rng": rng_state(),
         "config": json.dumps(config, sort_keys=True),
     }
+    if ema is not None:
+        state["ema"] = ema.state_dict()
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -86,8 +90,10 @@ def load_state(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     config: dict[str, Any],
+    ema: nn.Module | None = None,
 ) -> int:
-    """Restore a state written by `save_state` into the given objects; return its step.
+    """Restore a state written by `save_state` into the given objects (`ema` too, when given);
+    return its step.
 
     The state must come from the same resolved config: resuming a different
     experiment from it would silently mix two runs.
@@ -104,6 +110,8 @@ def load_state(
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scaler.load_state_dict(state["scaler"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
     set_rng_state(state["rng"])
     return state["step"]
 
@@ -216,18 +224,28 @@ def restore(state_path: Path, spec: dict[str, Any], runtime_keys: Iterable[str],
     that of `state_path` if it exists, else None. Recipe keys in `runtime_keys` may differ on resume."""
     fingerprint = {**spec, "recipe": {k: v for k, v in spec["recipe"].items() if k not in runtime_keys}}
     objects = {**parts, "config": fingerprint}
-    return objects, (load_state(state_path, **objects) if state_path.exists() else None)
+    if not state_path.exists():
+        return objects, None
+    step = load_state(state_path, **objects)
+    print(f"resuming from {state_path} after step {step}", file=sys.stderr)
+    return objects, step
 
 
 def end_of_step(record: dict[str, Any], total: int, recipe: dict[str, Any], log, state_path: Path, objects: dict,
-                on_step: Callable[[dict[str, Any]], None] | None, keep: bool = False) -> None:
-    """The bookkeeping after an optimizer step: the metrics line (every `log_every` steps, at the end,
-    or when `keep`), the resumable state (every `checkpoint_every` steps) and the caller's hook."""
+                on_step: Callable[[dict[str, Any]], None] | None, *, keep: bool = False, bar: tqdm | None = None,
+                shown: Iterable[str] = (), main: bool = True) -> None:
+    """The bookkeeping after an optimizer step: the progress bar (showing the record's `shown` values),
+    the metrics line (every `log_every` steps, at the end, or when `keep`), the resumable state (every
+    `checkpoint_every` steps) and the caller's hook. Off the `main` process only the hook runs."""
     step = record["step"]
-    if step % recipe["log_every"] == 0 or step == total or keep:
-        log.write(record)
-    if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
-        save_state(state_path, step=step, **objects)
+    if main:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix({key: f"{record[key]:.4g}" for key in shown})
+        if step % recipe["log_every"] == 0 or step == total or keep:
+            log.write(record)
+        if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
+            save_state(state_path, step=step, **objects)
     if on_step is not None:
         on_step(record)
 

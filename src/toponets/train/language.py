@@ -9,8 +9,14 @@ once per optimizer step, not per micro-batch.
 
 The data is any object with ``batch(batch_size, block_size, generator) ->
 (x, y)`` (random windows and their next tokens, int64), by default
-`toponets.data.text.TokenShards`. Each step draws its batches from a
-generator seeded with (seed, step), so a resumed run sees the same data.
+`toponets.data.text.TokenShards`. Micro-batch m of step s is drawn from a
+generator seeded with (seed, s, m), so a resumed run sees the same data.
+
+Under ``torchrun`` with W processes (one per GPU) the model trains in
+DistributedDataParallel with the same global batch: the recipe's
+batch_size x block_size x grad_accum tokens per step, rank r taking the
+micro-batches m with m % W == r, so grad_accum must be a multiple of W.
+Rank 0 alone writes the metrics log, the resumable state and the checkpoint.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..device import select_device
 from ..models import LANGUAGE, build, topographic_layers
 from ..topoloss import TopoLoss
+from . import distributed
 from .common import (
     LossGuard,
     MetricsLog,
@@ -124,8 +130,10 @@ def step_generator(seed: int, *key: int) -> torch.Generator:
 
 
 def logits_of(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """Next-token logits of a HF causal LM (`.logits`, no key/value cache) or of a module returning them."""
-    if getattr(model, "config", None) is not None and hasattr(model.config, "use_cache"):
+    """Next-token logits of a HF causal LM (`.logits`, no key/value cache) or of a module returning them;
+    either may be in DDP."""
+    config = getattr(distributed.unwrap(model), "config", None)
+    if config is not None and hasattr(config, "use_cache"):
         return model(input_ids=tokens, use_cache=False).logits
     return model(tokens)
 
@@ -138,47 +146,64 @@ def next_token_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: 
     return F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
 
 
+def draw(data, recipe: dict[str, Any], seed: int, *key: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The micro-batch of `key`: the same on every rank and at every call, whichever rank draws it."""
+    return data.batch(recipe["batch_size"], recipe["block_size"], step_generator(seed, *key))
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data, recipe: dict[str, Any], seed: int, device: torch.device, amp: bool) -> float:
-    """Mean validation cross-entropy over `eval_batches` micro-batches, the same ones at every call."""
+def evaluate(model: nn.Module, data, recipe: dict[str, Any], seed: int, ctx: distributed.Context, amp: bool) -> float:
+    """Mean validation cross-entropy over `eval_batches` micro-batches, the same ones at every call.
+
+    Each rank evaluates its share of the batches on the unwrapped `model`
+    (no DDP collectives, so the shares may differ in size); the sums are all-reduced.
+    """
     model.eval()
-    generator = step_generator(seed, 1)
     losses = [
-        next_token_loss(model, *data.batch(recipe["batch_size"], recipe["block_size"], generator), device, amp).item()
-        for _ in range(recipe["eval_batches"])
+        next_token_loss(model, *draw(data, recipe, seed, 1, b), ctx.device, amp)
+        for b in distributed.shard(recipe["eval_batches"], ctx)
     ]
     model.train()
-    return float(np.mean(losses))
+    return distributed.total(sum(losses), ctx) / recipe["eval_batches"]
 
 
 class _Trainer:
-    """One optimizer step: grad_accum micro-batches, TopoLoss once, NaN check, clip, update."""
+    """One optimizer step: this rank's micro-batches, TopoLoss once, NaN check, clip, update.
 
-    def __init__(self, model, topo, optimizer, data, recipe, seed, tau, device, amp, guard):
-        self.model, self.topo, self.optimizer, self.data = model, topo, optimizer, data
-        self.recipe, self.seed, self.tau, self.device, self.amp, self.guard = recipe, seed, tau, device, amp, guard
+    `model` is the unwrapped model (TopoLoss, clipping); `ddp` is the same
+    model in DDP when there are several ranks, used for the micro-batches.
+    """
+
+    def __init__(self, model, ddp, topo, optimizer, data, recipe, seed, tau, ctx, amp, guard):
+        self.model, self.ddp, self.topo, self.optimizer, self.data = model, ddp, topo, optimizer, data
+        self.recipe, self.seed, self.tau, self.ctx, self.amp, self.guard = recipe, seed, tau, ctx, amp, guard
+        self.micro_batches = distributed.even_shard(recipe["grad_accum"], ctx, "recipe grad_accum")
 
     def step(self, index: int, lr: float) -> dict[str, float]:
         """Train step `index` (0-based; logged as index + 1) at learning rate `lr`."""
-        recipe, accum = self.recipe, self.recipe["grad_accum"]
+        local = len(self.micro_batches)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
-        generator = step_generator(self.seed, 0, index)
-        ce = torch.zeros((), device=self.device)
-        for _ in range(accum):
-            x, y = self.data.batch(recipe["batch_size"], recipe["block_size"], generator)
-            micro = next_token_loss(self.model, x, y, self.device, self.amp) / accum
-            micro.backward()
+        ce = torch.zeros((), device=self.ctx.device)
+        for i, m in enumerate(self.micro_batches):
+            x, y = draw(self.data, self.recipe, self.seed, 0, index, m)
+            # DDP averages the gradients over the ranks, so the mean over this rank's micro-batches gives
+            # the mean over all grad_accum; only the last backward all-reduces what the others accumulated.
+            with distributed.no_sync(self.ddp, active=i < local - 1):
+                micro = next_token_loss(self.ddp, x, y, self.ctx.device, self.amp) / local
+                micro.backward()
             ce += micro.detach()  # summed on the device: one sync per step, not per micro-batch
+        # TopoLoss on the unwrapped model, after the all-reduce: the weights are the same on every rank, so
+        # is its gradient, and adding it locally keeps the gradients identical without another all-reduce.
         with torch.set_grad_enabled(self.tau > 0):
             topo = self.topo()
-        values = {"ce": ce.item(), "topo": topo.item()}
+        values = {"ce": distributed.mean(ce, self.ctx), "topo": topo.item()}
         loss = values["ce"] + self.tau * values["topo"]
         self.guard.check(index + 1, loss, **values)
         if self.tau > 0:
             (self.tau * topo).backward()
-        clip = recipe["grad_clip"] or math.inf
+        clip = self.recipe["grad_clip"] or math.inf
         grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
         self.optimizer.step()
         return {"loss": loss, **values, "grad_norm": grad_norm}
@@ -207,11 +232,20 @@ def train_language(
     `data_dir`. Resumes from `state_path` when it exists (saved every
     `recipe.checkpoint_every` steps and removed at the end); the state must
     come from the same spec, `RUNTIME_KEYS` aside. `on_step` is called with
-    every step's record after any state save.
+    every step's record after any state save, on every rank.
+
+    Under torchrun (WORLD_SIZE > 1) every rank calls this and trains its
+    share of each step in DDP (see the module docstring); `device` "auto" or
+    "cuda" then means each rank's own GPU.
     """
     spec = resolve_spec(spec)
-    recipe, tau, seed = spec["recipe"], float(spec["tau"]), spec["seed"]
-    dev = select_device(device)
+    with distributed.session(device) as ctx:
+        return _train(spec, data_dir, out, metrics_path, Path(state_path), ctx, on_step, data)
+
+
+def _train(spec, data_dir, out, metrics_path, state_path: Path, ctx: distributed.Context, on_step, data):
+    """`train_language` within a distributed session (one process: the trivial one)."""
+    recipe, tau, seed, dev = spec["recipe"], float(spec["tau"]), spec["seed"], ctx.device
     amp = use_amp(recipe["amp"], dev)
     data = data if data is not None else open_data(data_dir, recipe["eval_batches"] > 0)
     seed_everything(seed)
@@ -223,27 +257,32 @@ def train_language(
     scaler = torch.amp.GradScaler(dev.type, enabled=False)  # bf16 needs no loss scaling; kept for the state format
     total, per_step = total_steps(recipe), tokens_per_step(recipe)
 
-    state_path = Path(state_path)
     objects, resumed_at = restore(state_path, spec, RUNTIME_KEYS, model=model, optimizer=optimizer, scaler=scaler)
+    distributed.barrier(ctx)  # every rank has read the state before rank 0 may overwrite or delete it
     step = resumed_at or 0
-    trainer = _Trainer(model, topo, optimizer, data["train"], recipe, seed, tau, dev, amp, LossGuard())
+    ddp = distributed.wrap(model, ctx)
+    trainer = _Trainer(model, ddp, topo, optimizer, data["train"], recipe, seed, tau, ctx, amp, LossGuard())
     model.train()
     record: dict[str, Any] = {}
-    with MetricsLog(metrics_path, resume_step=resumed_at) as log, progress_bar(total, step) as bar:
+    with (
+        distributed.main_only(ctx, MetricsLog, metrics_path, resume_step=resumed_at) as log,
+        distributed.main_only(ctx, progress_bar, total, step) as bar,
+    ):
         while step < total:
             tick = time.perf_counter()
             lr = lr_at(step, recipe)
             values = trainer.step(step, lr)
             step += 1
-            speed = per_step / (time.perf_counter() - tick)
+            speed = per_step / (time.perf_counter() - tick)  # per_step is the global batch: all ranks' tokens
             record = {"step": step, "tokens": step * per_step, **values, "lr": lr, "tok_s": speed}
             if _evaluate_after(step, total, recipe) and data.get("val") is not None:
-                record["val_loss"] = evaluate(model, data["val"], recipe, seed, dev, amp)
-            bar.update(1)
-            bar.set_postfix(loss=f"{values['loss']:.3f}", topo=f"{values['topo']:.3f}", lr=f"{lr:.3g}")
-            end_of_step(record, total, recipe, log, state_path, objects, on_step, keep="val_loss" in record)
+                record["val_loss"] = evaluate(model, data["val"], recipe, seed, ctx, amp)
+            end_of_step(record, total, recipe, log, state_path, objects, on_step, keep="val_loss" in record,
+                        bar=bar, shown=("loss", "topo", "lr"), main=ctx.is_main)
 
-    finish_run(out, model, spec, layers, step, state_path)
+    if ctx.is_main:
+        finish_run(out, model, spec, layers, step, state_path)
+    distributed.barrier(ctx)  # no rank returns before the checkpoint exists
     return record
 
 

@@ -1,0 +1,215 @@
+"""Training throughput with and without TopoLoss: tau 0 and tau > 0 side by side, per family.
+
+Each family's training step is that of its loop (`train.vision`,
+`train.language`): forward, loss, backward, clipping and optimizer step with
+the family's recipe (SGD for the ResNets, AdamW for ViT and the LMs; fp16
+autocast with a GradScaler for vision and bf16 autocast for the LMs on CUDA).
+Only what does not run every step is left out: MixUp/CutMix, the EMA, the
+data loaders (batches are random, already on the device for vision). At tau 0
+the loops still evaluate TopoLoss without gradient for the log, so the ratio
+is what tau > 0 costs in our loop, not the cost of a model without TopoLoss.
+
+One model per family, one step of each tau in turn (ABBA order), so that a
+change in machine load hits both; warm-up steps are not timed. Reported:
+median step time and samples/s (images or tokens) per tau, and the median
+over back-to-back pairs of the ratio of step times tau > 0 / tau 0.
+
+    python bench/train_throughput.py [--size small|paper] [--families ...] [--steps 10] [--warmup 3]
+                                     [--device auto|cpu|cuda] [--threads N]
+
+`--size small` runs on a CPU in minutes; `--size paper` is the paper's models
+at the per-GPU batch of their recipes, for a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from toponets.device import select_device
+from toponets.models import LANGUAGE, build, topographic_layers
+from toponets.topoloss import TopoLoss
+from toponets.train import distributed, language, vision
+from toponets.train.common import LossGuard, use_amp
+
+TAU = 1.0  # any tau > 0 costs the same
+FACTOR = 3.0
+LR = 1e-4  # the step costs the same at any lr; a small one keeps random data from making the loss non-finite
+GPT2_VOCAB = 50257  # token ids of the synthetic batches: those of the GPT-2 tokenizer
+
+
+@dataclass(frozen=True)
+class Case:
+    """One family at one size: model options, per-device batch, and image side (px) or block size (tokens)."""
+
+    family: str
+    batch: int
+    length: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_language(self) -> bool:
+        return self.family in LANGUAGE
+
+    @property
+    def samples_per_step(self) -> int:
+        """Images, or tokens, per step."""
+        return self.batch * self.length if self.is_language else self.batch
+
+    def describe(self) -> str:
+        return f"{self.batch} x {self.length} tok" if self.is_language else f"{self.batch} x {self.length} px"
+
+
+SIZES: dict[str, list[Case]] = {
+    # CPU-sized: a few minutes for all five on 2 cores
+    "small": [
+        Case("resnet18", 32, 64, {"width_multiplier": 0.25}),
+        Case("resnet50", 32, 64, {"width_multiplier": 0.25}),
+        Case("vit_b_32", 32, 64, {"image_size": 64, "patch_size": 16, "num_layers": 4, "num_heads": 3,
+                                  "hidden_dim": 192, "mlp_dim": 768}),
+        Case("gpt_neo", 4, 128, {"hidden_size": 256, "num_layers": 4, "num_heads": 4,
+                                 "max_position_embeddings": 128, "window_size": 64}),
+        Case("nanogpt", 4, 128, {"n_layer": 4, "n_head": 4, "n_embd": 256, "block_size": 128}),
+    ],
+    # The paper's models at their recipes' per-GPU batch; ResNets at min_res, the resolution of most epochs.
+    "paper": [
+        Case("resnet18", 1024, vision.DEFAULT_RECIPES["resnet18"]["min_res"]),  # ffcv rn18: 1024 on one GPU
+        Case("resnet50", 512, vision.DEFAULT_RECIPES["resnet50"]["min_res"]),  # ffcv rn50: 4096 over 8 GPUs
+        Case("vit_b_32", 64, 224),  # torchvision reference: 512 over 8 GPUs
+        Case("gpt_neo", 16, 1024),  # micro-batch of 16 sequences of 1024 tokens
+        Case("nanogpt", 16, 1024),
+    ],
+}
+
+
+class RandomTokens:
+    """Stand-in for `TokenShards`: random windows of GPT-2 token ids and their next tokens."""
+
+    def batch(self, batch_size: int, block_size: int, generator: torch.Generator):
+        tokens = torch.randint(GPT2_VOCAB, (batch_size, block_size + 1), generator=generator)
+        return tokens[:, :-1], tokens[:, 1:]
+
+
+def vision_steps(case: Case, model, topo, ctx: distributed.Context) -> dict[float, Any]:
+    """For tau 0 and TAU, a function running one step of the vision loop's trainer on a fixed random batch."""
+    recipe, device = vision.DEFAULT_RECIPES[case.family], ctx.device
+    amp = use_amp(recipe["amp"], device)
+    model.to(device, memory_format=torch.channels_last)
+    optimizer = vision.make_optimizer(model, recipe)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    images = torch.randn(case.batch, 3, case.length, case.length, device=device)
+    images = images.contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(1000, (case.batch,), device=device)
+
+    def step_of(tau: float):
+        trainer = vision._Trainer(model, topo, optimizer, scaler, recipe, tau, ctx, amp, LossGuard(), None)
+        return lambda number: trainer.step(number, images, labels, LR)
+
+    return {tau: step_of(tau) for tau in (0.0, TAU)}
+
+
+def language_steps(case: Case, model, topo, ctx: distributed.Context) -> dict[float, Any]:
+    """For tau 0 and TAU, a function running one optimizer step (one micro-batch) of the language loop's trainer."""
+    recipe = {**language.DEFAULT_RECIPE, "batch_size": case.batch, "block_size": case.length, "grad_accum": 1}
+    device = ctx.device
+    amp = use_amp(recipe["amp"], device)
+    model.to(device)
+    groups = language.param_groups(model, recipe["weight_decay"])
+    optimizer = torch.optim.AdamW(groups, lr=LR, betas=tuple(recipe["betas"]), fused=device.type == "cuda")
+
+    def step_of(tau: float):
+        trainer = language._Trainer(model, model, topo, optimizer, RandomTokens(), recipe, 0, tau, ctx, amp,
+                                    LossGuard())
+        return lambda number: trainer.step(number, LR)
+
+    return {tau: step_of(tau) for tau in (0.0, TAU)}
+
+
+def timed(step, number: int, device: torch.device) -> float:
+    """Seconds of `step(number)`, the device's queued work included."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    step(number)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def measure(case: Case, steps: int, warmup: int, device: torch.device) -> dict[float, list[float]]:
+    """Step times (s) of each tau: `steps` pairs of one step per tau, in ABBA order, after `warmup` untimed pairs."""
+    torch.manual_seed(0)
+    model = build(case.family, **case.options)
+    topo = TopoLoss(model, topographic_layers(model, case.family), FACTOR)
+    model.train()
+    make = language_steps if case.is_language else vision_steps
+    step_of = make(case, model, topo, distributed.Context(device=device))  # one process, no DDP
+    taus = list(step_of)
+    times: dict[float, list[float]] = {tau: [] for tau in taus}
+    for i in range(warmup + steps):
+        for tau in taus if i % 2 == 0 else taus[::-1]:
+            seconds = timed(step_of[tau], i, device)
+            if i >= warmup:
+                times[tau].append(seconds)
+    return times
+
+
+def table_row(case: Case, size: str, device: torch.device, times: dict[float, list[float]]) -> str:
+    """Median step times and samples/s of each tau, and the median over pairs of tau > 0 / tau 0:
+    the two steps of a pair ran back to back, so the pair ratio is the least touched by load drift."""
+    base, topo = statistics.median(times[0.0]), statistics.median(times[TAU])
+    ratio = statistics.median([t / b for b, t in zip(times[0.0], times[TAU])])
+    unit = "tok/s" if case.is_language else "img/s"
+    rate = case.samples_per_step
+    cells = [
+        case.family, size, case.describe(), device.type,
+        f"{1e3 * base:.1f}", f"{1e3 * topo:.1f}",
+        f"{rate / base:,.0f} {unit}", f"{rate / topo:,.0f} {unit}", f"{ratio:.2f}x",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def header(device: torch.device) -> str:
+    """The command line, torch version and device, for pasting the output as it is."""
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return f"$ {shlex.join(['python', *sys.argv])}\ntorch {torch.__version__}, {where}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--families", nargs="+", choices=[c.family for c in SIZES["small"]], default=None,
+                        help="default: all")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per tau")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per tau before them")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = select_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the vision loop does
+    cases = [c for c in SIZES[args.size] if args.families is None or c.family in args.families]
+
+    print(header(device))
+    print(f"\n{args.steps} steps per tau after {args.warmup} warm-up, medians; last column: median of the ratios of "
+          f"back-to-back pairs; tau > 0 is {TAU:g}, factor {FACTOR:g}\n")
+    columns = ["family", "size", "batch", "device", "tau 0 ms/step", "tau > 0 ms/step", "tau 0 samples/s",
+               "tau > 0 samples/s", "tau > 0 / tau 0"]
+    print("| " + " | ".join(columns) + " |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for case in cases:
+        times = measure(case, args.steps, args.warmup, device)
+        print(table_row(case, args.size, device, times), flush=True)
+
+
+if __name__ == "__main__":
+    main()
