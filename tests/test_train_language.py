@@ -101,8 +101,9 @@ def test_tau_lowers_topo_and_tau_zero_still_logs_it(tmp_path):
     assert topo[-1]["topo"] < 0.5 * plain[-1]["topo"]
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    spec = tiny_spec(max_steps=8)  # state saved at steps 3 and 6, validation at 6 and 8
+@pytest.mark.parametrize("family", ["nanogpt", "gpt_neo"])
+def test_resume_equals_uninterrupted(tmp_path, family):
+    spec = tiny_spec(family, max_steps=8)  # state saved at steps 3 and 6, validation at 6 and 8
     run(tmp_path, spec, name="whole")
 
     def kill_at_5(record):
