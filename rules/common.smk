@@ -194,6 +194,53 @@ def images_command(w, input):
     return " ".join([flag, str(input.source), *caps])
 
 
+EVAL_CODE = ["cli/eval_args.py", "checkpoints.py", "data/images.py", "data/text.py", "analysis/language.py"]
+
+
+def eval_code(*modules):
+    """Code inputs of an evaluation rule: its modules and what every evaluation entry point shares."""
+    return code(*modules, *EVAL_CODE)
+
+
+def corpus_dir(name):
+    return f"results/data/text/{name}"
+
+
+def stimuli(analysis):
+    """Input function: the stimuli of `analysis` for a run, validation images or token shards."""
+
+    def paths(w):
+        run = run_of(w)
+        if run.kind == "vision":
+            return ["results/data/images"]
+        return [corpus_dir(config["evaluation"][analysis].get("corpus") or run.spec["corpus"])]
+
+    return paths
+
+
+def stimuli_args(analysis, count="n_images"):
+    """Params function: the CLI's stimulus arguments for a run (images at res, or token windows)."""
+    cfg = config["evaluation"][analysis]
+
+    def args(w, input):
+        if run_of(w).kind == "vision":
+            limit = f"--{count.replace('_', '-')} {cfg[count]}" if cfg.get(count) else ""
+            return f"--images {input.stimuli}/val --res {cfg['res']} {limit}"
+        return f"--text {input.stimuli} --length {cfg['length']} --n-samples {cfg['n_samples']}"
+
+    return args
+
+
+def validation_text(w):
+    """A language run's validation windows: its training corpus (the val split is read)."""
+    return corpus_dir(run_of(w).spec["corpus"])
+
+
+def lm_val_args(w, input):
+    cfg = config["evaluation"]["lm_loss"]
+    return f"--val-text {input.stimuli} --length {cfg['length']} --n-samples {cfg['n_samples']}"
+
+
 def figure_outputs(name):
     return [f"results/figures/{name}.{fmt}" for fmt in config["figures"]["formats"]]
 
@@ -213,4 +260,20 @@ def all_targets():
             *figure_outputs("fig4a_pruning"),
             *figure_outputs("fig7_correlation_vs_distance"),
         ]
-    return targets
+    if LANGUAGE_RUNS:
+        targets += [
+            "results/tables/language_metrics.csv",
+            "results/tables/downsampling_curves.csv",
+            "results/tables/blimp_paradigms.csv",
+            "results/tables/language_dimensionality_correlations.csv",
+            "results/tables/smoothness_curves.csv",
+            "results/tables/pruning_curves.csv",
+            *figure_outputs("fig2b_topography_vs_blimp"),
+            *figure_outputs("fig4a_pruning"),
+            *figure_outputs("fig9_dimensionality_vs_perplexity"),
+            *figure_outputs("fig7_correlation_vs_distance"),
+        ]
+        families = {r.family for r in LANGUAGE_RUNS}
+        targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in families else []
+        targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in families else []
+    return list(dict.fromkeys(targets))

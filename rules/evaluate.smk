@@ -7,7 +7,7 @@ rule accuracy:
     input:
         checkpoint=CHECKPOINT,
         images="results/data/images",
-        code=code("cli/accuracy.py", "analysis/accuracy.py", "data/images.py", "checkpoints.py"),
+        code=eval_code("cli/accuracy.py", "analysis/accuracy.py"),
     output:
         EVAL.format(analysis="accuracy") + ".json",
     params:
@@ -32,17 +32,15 @@ rule accuracy:
 rule smoothness:
     input:
         checkpoint=CHECKPOINT,
-        images="results/data/images",
-        code=code(
-            "cli/smoothness.py", "analysis/smoothness.py", "analysis/activations.py", "sheet.py",
-            "data/images.py", "checkpoints.py",
-        ),
+        stimuli=stimuli("smoothness"),
+        code=eval_code("cli/smoothness.py", "analysis/smoothness.py", "analysis/activations.py", "sheet.py"),
     output:
         scores=EVAL.format(analysis="smoothness") + ".json",
         curves=EVAL.format(analysis="smoothness") + ".csv",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["smoothness"],
+        stimuli=stimuli_args("smoothness"),
     log:
         "results/logs/smoothness/{model}/tau{tau}/seed{seed}.log",
     benchmark:
@@ -52,25 +50,24 @@ rule smoothness:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.smoothness --checkpoint {input.checkpoint} --images {input.images}/val "
-        "--res {params.cfg[res]} --n-images {params.cfg[n_images]} --bins {params.cfg[bins]} "
-        "--reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} --device {params.device} "
-        "--out {output.scores} --curves {output.curves} > {log} 2>&1"
+        "python -m toponets.cli.smoothness --checkpoint {input.checkpoint} {params.stimuli} "
+        "--bins {params.cfg[bins]} --reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} "
+        "--device {params.device} --out {output.scores} --curves {output.curves} > {log} 2>&1"
 
 
 rule dimensionality:
     input:
         checkpoint=CHECKPOINT,
-        images="results/data/images",
-        code=code(
-            "cli/dimensionality.py", "analysis/dimensionality.py", "analysis/activations.py", "data/images.py",
-            "checkpoints.py",
-        ),
+        stimuli=stimuli("dimensionality"),
+        code=eval_code("cli/dimensionality.py", "analysis/dimensionality.py", "analysis/activations.py"),
     output:
         EVAL.format(analysis="dimensionality") + ".json",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["dimensionality"],
+        stimuli=stimuli_args("dimensionality"),
+        # conv channels: spatial max (TDANN); token windows: mean over tokens (METHODS §3)
+        reduce=lambda w: config["evaluation"]["dimensionality"]["reduce"] if run_of(w).kind == "vision" else "mean",
     log:
         "results/logs/dimensionality/{model}/tau{tau}/seed{seed}.log",
     benchmark:
@@ -80,24 +77,24 @@ rule dimensionality:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.dimensionality --checkpoint {input.checkpoint} --images {input.images}/val "
-        "--res {params.cfg[res]} --n-images {params.cfg[n_images]} --reduce {params.cfg[reduce]} "
-        "--batch-size {params.cfg[batch_size]} --device {params.device} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.dimensionality --checkpoint {input.checkpoint} {params.stimuli} "
+        "--reduce {params.reduce} --batch-size {params.cfg[batch_size]} --device {params.device} --out {output} "
+        "> {log} 2>&1"
 
 
 rule pruning:
     input:
         checkpoint=CHECKPOINT,
-        images="results/data/images",
-        code=code("cli/pruning.py", "analysis/pruning.py", "analysis/accuracy.py", "data/images.py", "checkpoints.py"),
+        stimuli=lambda w: stimuli("pruning")(w) if run_of(w).kind == "vision" else validation_text(w),
+        code=eval_code("cli/pruning.py", "analysis/pruning.py", "analysis/accuracy.py"),
     output:
         EVAL.format(analysis="pruning") + ".csv",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["pruning"],
         fractions=",".join(str(f) for f in config["evaluation"]["pruning"]["fractions"]),
-        limit=lambda w: f"--max-images {config['evaluation']['pruning']['max_images']}"
-        if config["evaluation"]["pruning"]["max_images"] else "",
+        stimuli=lambda w, input: stimuli_args("pruning", "max_images")(w, input) if run_of(w).kind == "vision"
+        else lm_val_args(w, input),
     log:
         "results/logs/pruning/{model}/tau{tau}/seed{seed}.log",
     benchmark:
@@ -107,6 +104,89 @@ rule pruning:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.pruning --checkpoint {input.checkpoint} --images {input.images}/val "
-        "--res {params.cfg[res]} --batch-size {params.cfg[batch_size]} {params.limit} --fractions {params.fractions} "
-        "--scope {params.cfg[scope]} --device {params.device} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.pruning --checkpoint {input.checkpoint} {params.stimuli} "
+        "--batch-size {params.cfg[batch_size]} --fractions {params.fractions} --scope {params.cfg[scope]} "
+        "--device {params.device} --out {output} > {log} 2>&1"
+
+
+rule lm_loss:
+    input:
+        checkpoint=CHECKPOINT,
+        stimuli=validation_text,
+        code=eval_code("cli/lm_loss.py"),
+    output:
+        EVAL.format(analysis="lm_loss") + ".json",
+    params:
+        device=DEVICE,
+        cfg=config["evaluation"]["lm_loss"],
+        stimuli=lm_val_args,
+    log:
+        "results/logs/lm_loss/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/lm_loss/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.lm_loss --checkpoint {input.checkpoint} {params.stimuli} "
+        "--batch-size {params.cfg[batch_size]} --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule blimp:
+    input:
+        checkpoint=CHECKPOINT,
+        blimp=sources_input("blimp"),
+        tokenizer=sources_input("tokenizer"),
+        code=eval_code("cli/blimp.py", "analysis/blimp.py", "data/tokenizer.py"),
+    output:
+        scores=EVAL.format(analysis="blimp") + ".json",
+        paradigms=EVAL.format(analysis="blimp") + ".csv",
+    params:
+        device=DEVICE,
+        cfg=config["evaluation"]["blimp"],
+        tokenizer=lambda w, input: tokenizer_dir(input),
+        limit=f"--max-pairs {config['evaluation']['blimp']['max_pairs']}" if config["evaluation"]["blimp"]["max_pairs"] else "",
+    log:
+        "results/logs/blimp/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/blimp/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.blimp --checkpoint {input.checkpoint} --blimp {input.blimp} "
+        "--tokenizer {params.tokenizer} {params.limit} --batch-size {params.cfg[batch_size]} "
+        "--device {params.device} --out {output.scores} --paradigms-out {output.paradigms} > {log} 2>&1"
+
+
+rule downsampling:
+    input:
+        checkpoint=CHECKPOINT,
+        stimuli=validation_text,
+        blimp=sources_input("blimp"),
+        tokenizer=sources_input("tokenizer"),
+        code=eval_code("cli/downsampling.py", "analysis/downsampling.py", "analysis/blimp.py"),
+    output:
+        EVAL.format(analysis="downsampling") + ".csv",
+    params:
+        device=DEVICE,
+        stimuli=lm_val_args,
+        factors=",".join(str(f) for f in config["evaluation"]["downsampling"]["factors"]),
+        batch_size=config["evaluation"]["lm_loss"]["batch_size"],
+        tokenizer=lambda w, input: tokenizer_dir(input),
+        blimp_limit=f"--max-pairs {config['evaluation']['blimp']['max_pairs']}"
+        if config["evaluation"]["blimp"]["max_pairs"] else "",
+    log:
+        "results/logs/downsampling/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/downsampling/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.downsampling --checkpoint {input.checkpoint} {params.stimuli} "
+        "--factors {params.factors} --metrics val_loss,blimp --blimp {input.blimp} --tokenizer {params.tokenizer} "
+        "{params.blimp_limit} --batch-size {params.batch_size} --device {params.device} --out {output} > {log} 2>&1"

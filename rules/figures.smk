@@ -41,7 +41,7 @@ rule table_vision_metrics:
 
 rule table_smoothness_layers:
     input:
-        evals=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
+        evals=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.json", RUNS),
         code=code("cli/tables.py", "tables.py"),
     output:
         "results/tables/smoothness_layers.csv",
@@ -59,7 +59,7 @@ rule table_smoothness_layers:
 
 rule table_smoothness_curves:
     input:
-        curves=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.csv", VISION_RUNS),
+        curves=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.csv", RUNS),
         code=code("cli/tables.py", "tables.py"),
     output:
         "results/tables/smoothness_curves.csv",
@@ -114,7 +114,7 @@ rule fig7:
 
 rule table_pruning_curves:
     input:
-        curves=per_run("results/eval/pruning/{model}/tau{tau}/seed{seed}.csv", VISION_RUNS),
+        curves=per_run("results/eval/pruning/{model}/tau{tau}/seed{seed}.csv", RUNS),
         code=code("cli/tables.py", "tables.py"),
     output:
         "results/tables/pruning_curves.csv",
@@ -182,3 +182,155 @@ rule fig4a:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.figure fig4a --table {input.table} --out {output} > {log} 2>&1"
+
+
+rule table_language_metrics:
+    input:
+        evals=[
+            path
+            for analysis in ("lm_loss", "blimp", "smoothness", "dimensionality")
+            for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.json", LANGUAGE_RUNS)
+        ],
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/language_metrics.csv",
+    log:
+        "results/logs/tables/language_metrics.log",
+    benchmark:
+        "results/benchmarks/tables/language_metrics.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables metrics --out {output} {input.evals} > {log} 2>&1"
+
+
+rule table_downsampling_curves:
+    input:
+        evals=per_run("results/eval/downsampling/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/downsampling_curves.csv",
+    log:
+        "results/logs/tables/downsampling_curves.log",
+    benchmark:
+        "results/benchmarks/tables/downsampling_curves.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables curves --out {output} {input.evals} > {log} 2>&1"
+
+
+rule table_blimp_paradigms:
+    input:
+        evals=per_run("results/eval/blimp/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/blimp_paradigms.csv",
+    log:
+        "results/logs/tables/blimp_paradigms.log",
+    benchmark:
+        "results/benchmarks/tables/blimp_paradigms.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables curves --out {output} {input.evals} > {log} 2>&1"
+
+
+rule table_language_dimensionality_correlations:
+    input:
+        evals="results/tables/language_metrics.csv",
+        code=code("cli/tables.py", "analysis/statistics.py"),
+    output:
+        "results/tables/language_dimensionality_correlations.csv",
+    log:
+        "results/logs/tables/language_dimensionality_correlations.log",
+    benchmark:
+        "results/benchmarks/tables/language_dimensionality_correlations.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables correlations --performance perplexity --out {output} {input.evals} > {log} 2>&1"
+
+
+rule fig2b:
+    input:
+        table="results/tables/language_metrics.csv",
+        code=code("cli/figure.py", "figures/fig2a.py", "figures/style.py"),
+    output:
+        figure_outputs("fig2b_topography_vs_blimp"),
+    log:
+        "results/logs/figures/fig2b.log",
+    benchmark:
+        "results/benchmarks/figures/fig2b.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig2b --table {input.table} --out {output} > {log} 2>&1"
+
+
+rule fig4b:
+    input:
+        table="results/tables/downsampling_curves.csv",
+        code=code("cli/figure.py", "figures/fig4b.py", "figures/style.py"),
+    output:
+        figure_outputs("fig4b_downsampling_gpt_neo"),
+    params:
+        models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "gpt_neo"})),
+    log:
+        "results/logs/figures/fig4b.log",
+    benchmark:
+        "results/benchmarks/figures/fig4b.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig4b --table {input.table} --models {params.models} --out {output} > {log} 2>&1"
+
+
+rule fig9:
+    input:
+        table="results/tables/language_metrics.csv",
+        code=code("cli/figure.py", "figures/fig3.py", "analysis/statistics.py", "figures/style.py"),
+    output:
+        figure_outputs("fig9_dimensionality_vs_perplexity"),
+    log:
+        "results/logs/figures/fig9.log",
+    benchmark:
+        "results/benchmarks/figures/fig9.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig9 --table {input.table} --out {output} > {log} 2>&1"
+
+
+rule fig10:
+    input:
+        table="results/tables/downsampling_curves.csv",
+        code=code("cli/figure.py", "figures/fig4b.py", "figures/style.py"),
+    output:
+        figure_outputs("fig10_downsampling_nanogpt"),
+    params:
+        models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "nanogpt"})),
+    log:
+        "results/logs/figures/fig10.log",
+    benchmark:
+        "results/benchmarks/figures/fig10.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig10 --table {input.table} --models {params.models} --out {output} > {log} 2>&1"

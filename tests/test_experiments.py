@@ -124,8 +124,8 @@ def test_language_experiments_need_a_known_corpus_and_the_tokenizer():
     config = load("config/smoke.yaml")
     nanogpt = next(e for e in config["experiments"] if e["family"] == "nanogpt")
     assert find_run(config, nanogpt["name"], "0", 0).spec["corpus"] == nanogpt["corpus"]
-    nanogpt["corpus"] = "books"
-    with pytest.raises(ValueError, match=r"corpus: 'books' is not a corpus of data.corpora \(\['web', 'wikipedia'\]\)"):
+    nanogpt["corpus"] = "novels"
+    with pytest.raises(ValueError, match=r"corpus: 'novels' is not a corpus of data.corpora \(\['books', 'web', 'wikipedia'\]\)"):
         check_config(config)
     config = load("config/smoke.yaml")
     del config["data"]["tokenizer"]
@@ -147,7 +147,7 @@ def test_schema_ties_corpus_to_language_families():
 
 def test_data_sources_list_every_file_by_dataset():
     sources = data_sources(load("config.yaml"))
-    assert sorted(sources) == ["corpus-web", "corpus-wikipedia", "images", "tokenizer"]
+    assert sorted(sources) == ["blimp", "corpus-books", "corpus-web", "corpus-wikipedia", "images", "tokenizer"]
     assert [s["mirror_path"] for s in sources["tokenizer"]] == ["tokenizer/gpt2/vocab.json", "tokenizer/gpt2/merges.txt"]
     assert [s["mirror_path"] for s in sources["corpus-web"]] == ["text/janeausten.txt", "text/abc.zip"]
     assert data_sources(load("config/paper.yaml"))["corpus-wikipedia"] == []  # Hugging Face streams, no files

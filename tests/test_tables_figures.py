@@ -1,12 +1,15 @@
-"""Tidy tables from evaluation outputs and the Figure 2A module."""
+"""Tidy tables from evaluation outputs and the figures drawn from them."""
 
 import json
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
-from toponets.figures import fig3, fig4a, fig7
+from toponets.cli import figure
+from toponets.figures import fig3, fig4a, fig4b, fig7
 from toponets.figures.fig2a import pareto_front, plot
 from toponets.tables import curves_table, metrics_table, per_layer_table, run_of, wide_metrics
 
@@ -95,3 +98,84 @@ def test_fig3_and_fig4a_draw(tmp_path):
     )
     fig4a.plot(curves, [tmp_path / "f4.png"])
     assert (tmp_path / "f3.png").stat().st_size > 1000 and (tmp_path / "f4.png").stat().st_size > 1000
+
+
+LANGUAGE = [("gpt_neo", 0, 4.0, 0.70, 0.10, 30.0), ("gpt_neo", 5, 4.2, 0.68, 0.40, 25.0),
+            ("gpt_neo", 50, 4.5, 0.66, 0.60, 20.0), ("nanogpt", 0, 3.3, 0.75, 0.10, 40.0),
+            ("nanogpt", 50, 3.4, 0.74, 0.50, 35.0)]
+
+
+def _language_metrics() -> pd.DataFrame:
+    return pd.DataFrame(
+        [(model, tau, 0, m, v) for model, tau, loss, blimp, smooth, dim in LANGUAGE
+         for m, v in [("val_loss", loss), ("perplexity", np.exp(loss)), ("blimp", blimp),
+                      ("smoothness", smooth), ("effective_dim", dim)]],
+        columns=["model", "tau", "seed", "metric", "value"],
+    )
+
+
+def _downsampling() -> pd.DataFrame:
+    size = {"gpt_neo": 125.2e6, "nanogpt": 124.5e6}
+    rows = []
+    for model, tau in [("gpt_neo", 0), ("gpt_neo", 50), ("nanogpt", 0), ("nanogpt", 50)]:
+        for factor, params in [(1, 1.0), (2, 0.89), (5, 0.817)]:
+            worse = (factor - 1) / (1 + tau)
+            rows += [(model, tau, 0, factor, params * size[model], params, "val_loss", 4 + worse, worse),
+                     (model, tau, 0, factor, params * size[model], params, "blimp", 0.7 - worse / 10, -worse / 10)]
+    return pd.DataFrame(rows, columns=["model", "tau", "seed", "factor", "parameters", "parameters_kept",
+                                       "metric", "value", "change"])
+
+
+def _outputs(tmp_path, name):
+    return [str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.pdf")]
+
+
+@pytest.mark.parametrize("name, table, models", [
+    ("fig2b", _language_metrics, []), ("fig9", _language_metrics, []),
+    ("fig4b", _downsampling, ["--models", "gpt_neo"]), ("fig10", _downsampling, ["--models", "nanogpt"]),
+])
+def test_language_figures_draw_png_and_pdf(tmp_path, name, table, models):
+    path = tmp_path / "table.csv"
+    table().to_csv(path, index=False)
+    figure.main([name, "--table", str(path), *models, "--out", *_outputs(tmp_path, name)])
+    assert all(Path(p).stat().st_size > 1000 for p in _outputs(tmp_path, name))
+
+
+def test_fig4a_names_each_panels_metric():
+    curves = pd.DataFrame(
+        [(model, t, 0, f, metric, 0.0, sign * f * k) for model, metric, sign in
+         [("resnet18", "top1", -1), ("gpt_neo", "val_loss", 1)] for t, k in [(0, 0.4), (5, 0.2)] for f in (0, 0.5)],
+        columns=["model", "tau", "seed", "fraction", "metric", "value", "change"],
+    )
+    fig = fig4a.draw(curves)
+    labels = {ax.get_title(): ax.get_ylabel() for ax in fig.axes if ax.get_title()}
+    assert labels == {"resnet18": "Change in top-1 accuracy", "gpt_neo": "Change in validation loss (nats)"}
+    plt.close(fig)
+
+
+def test_fig4b_has_a_panel_per_model_and_metric_read_in_parameters():
+    fig = fig4b.draw(_downsampling())
+    panels = [(ax.get_title(), ax.get_ylabel()) for ax in fig.axes if ax.get_title()]
+    assert panels == [(model, label) for model in ("gpt_neo", "nanogpt")
+                      for label in ("Change in validation loss (nats)", "Change in BLiMP accuracy")]
+    top = fig.axes[0].child_axes[0]  # the parameter count on the top axis
+    assert top.get_xlabel() == "Parameters (millions)"
+    plt.close(fig)
+
+
+def test_models_filter_keeps_the_listed_models(tmp_path, monkeypatch):
+    path = tmp_path / "table.csv"
+    _downsampling().to_csv(path, index=False)
+    drawn = []
+    monkeypatch.setitem(figure.FIGURES, "fig10", lambda table, outputs: drawn.append(table))
+    figure.main(["fig10", "--table", str(path), "--models", "nanogpt", "bert", "--out", "unused.png"])
+    assert set(drawn[0].model) == {"nanogpt"} and len(drawn[0]) == 12
+
+
+def test_models_filter_that_keeps_nothing_names_the_models_present(tmp_path, capsys):
+    path = tmp_path / "table.csv"
+    _downsampling().to_csv(path, index=False)
+    with pytest.raises(SystemExit):
+        figure.main(["fig10", "--table", str(path), "--models", "bert", "--out", str(tmp_path / "f.png")])
+    err = capsys.readouterr().err
+    assert "--models bert match no rows" in err and "whose models are gpt_neo, nanogpt" in err

@@ -95,6 +95,16 @@ def test_smoke_preset_trains_every_family(smoke_run):
                          ("vit_b_32", "encoder.layers.encoder_layer_1.mlp.3")]:
         _, meta = load_checkpoint(smoke_run / "results" / "train" / model / "tau0" / "seed0" / "model.safetensors")
         assert meta["topo"]["layers"][-1] == layer
+    language = pd.read_csv(smoke_run / "results" / "tables" / "language_metrics.csv")
+    assert set(language.metric) == {"val_loss", "perplexity", "blimp", "smoothness", "effective_dim"}
+    assert len(language) == 4 * 5 and language.value.notna().all()
+    assert language.query("metric == 'blimp'").value.between(0, 1).all()
+    downsampling = pd.read_csv(smoke_run / "results" / "tables" / "downsampling_curves.csv")
+    assert set(downsampling.metric) == {"val_loss", "blimp"} and sorted(downsampling.factor.unique()) == [1, 5]
+    assert (downsampling.query("factor == 1").change == 0).all() and (downsampling.parameters_kept <= 1).all()
+    for name in ("fig2b_topography_vs_blimp", "fig4b_downsampling_gpt_neo", "fig9_dimensionality_vs_perplexity",
+                 "fig10_downsampling_nanogpt"):
+        assert (smoke_run / "results" / "figures" / f"{name}.png").stat().st_size > 1000
     text = json.loads((smoke_run / "results" / "data" / "text" / "web" / "meta.json").read_text())
     assert text["documents"]["train"] + text["documents"]["val"] == 30 and text["tokens"]["val"] > 0
 
@@ -140,8 +150,9 @@ def test_editing_an_analysis_reruns_that_analysis_and_its_figures_only(smoke_run
     edited.write_text(edited.read_text() + "\n# an edit\n")  # Snakemake compares checksums, not only mtimes
     jobs = planned_jobs(snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout)
     assert jobs == {
-        "smoothness": 2, "table_vision_metrics": 1, "table_smoothness_layers": 1, "table_smoothness_curves": 1,
+        "smoothness": 10, "table_vision_metrics": 1, "table_smoothness_layers": 1, "table_smoothness_curves": 1,
         "table_dimensionality_correlations": 1, "fig2a": 1, "fig3": 1, "fig7": 1, "all": 1,
+        "table_language_metrics": 1, "table_language_dimensionality_correlations": 1, "fig2b": 1, "fig9": 1,
     }
 
 
@@ -156,7 +167,8 @@ def test_slurm_profile_plans_the_paper_preset(workflow_copy):
     jobs = planned_jobs(out.stdout)
     # resnet18 taus, the TDANN-placement model, resnet50, ViT, GPT-Neo, NanoGPT, and NanoGPT's 3 token budgets
     assert jobs["train"] == 7 + 1 + 3 + 2 + 5 + 4 + 3 * 4
-    assert jobs["prepare_text"] == 2 and jobs["fetch"] == 2  # Wikipedia and FineWeb-Edu; the tokenizer files
+    # Wikipedia, FineWeb-Edu, BookCorpus and OpenWebText; the two tokenizer files and BLiMP
+    assert jobs["prepare_text"] == 4 and jobs["fetch"] == 3
 
 
 def test_bad_config_stops_before_any_job(tmp_path, mirror):

@@ -96,12 +96,17 @@ def check_config(config: dict[str, Any]) -> None:
                 f"experiments[{exp['name']}].corpus: {exp.get('corpus')!r} is not a corpus of data.corpora "
                 f"({sorted(corpora) or 'none defined'}); add it there or name an existing one"
             )
-        if "tokenizer" not in config.get("data", {}):
-            raise ValueError(f"experiments[{exp['name']}] is a language model: data.tokenizer must give the GPT-2 tokenizer")
+        for key, what in (("tokenizer", "the GPT-2 tokenizer"), ("blimp", "BLiMP.zip, which its evaluation reads")):
+            if key not in config.get("data", {}):
+                raise ValueError(f"experiments[{exp['name']}] is a language model: data.{key} must give {what}")
+    for analysis in ("smoothness", "dimensionality"):
+        corpus = config.get("evaluation", {}).get(analysis, {}).get("corpus")
+        if corpus is not None and corpus not in corpora:
+            raise ValueError(f"evaluation.{analysis}.corpus: {corpus!r} is not a corpus of data.corpora ({sorted(corpora)})")
 
 
 def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Every file source of the config, by dataset: "images", "tokenizer" and "corpus-<name>".
+    """Every file source of the config, by dataset: "images", "tokenizer", "blimp" and "corpus-<name>".
 
     A dataset's downloads land in resources/downloads/<dataset>/; hf corpus sources
     have no file (they stream), so a corpus of those alone has an empty list.
@@ -112,6 +117,8 @@ def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         sources["images"] = [data["images"]["source"]]
     if "tokenizer" in data:
         sources["tokenizer"] = list(data["tokenizer"]["sources"])
+    if "blimp" in data:
+        sources["blimp"] = [data["blimp"]["source"]]
     for name, corpus in data.get("corpora", {}).items():
         sources[f"corpus-{name}"] = [entry["source"] for entry in corpus["sources"] if "source" in entry]
     return sources

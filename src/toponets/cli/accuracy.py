@@ -9,14 +9,14 @@ Writes ``{"metrics": {"top1": x}, "n_images": n, ...}``.
 from __future__ import annotations
 
 from ..analysis.accuracy import top1_accuracy
-from . import vision_eval
+from . import eval_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = vision_eval.parser(__doc__, subset="max-images").parse_args(argv)
-    model, _, device = vision_eval.checkpoint(args, need_layers=False)
-    result = top1_accuracy(model, vision_eval.batches(args), device)
-    vision_eval.write_json(
+    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("images",), count="optional"), argv)
+    model, _, device = eval_args.checkpoint(args, need_layers=False)
+    result = top1_accuracy(model, eval_args.batches(args), device)
+    eval_args.write_json(
         args.out,
         {"metrics": {"top1": result.top1}, "n_images": result.n_images, "checkpoint": str(args.checkpoint),
          "res": args.res, "flip_tta": True},

@@ -1,34 +1,41 @@
-"""Effective dimensionality of every topographic layer of a vision checkpoint over validation images (METHODS §3).
+"""Effective dimensionality of every topographic layer of a vision or language checkpoint (METHODS §3).
 
     python -m toponets.cli.dimensionality --checkpoint C.safetensors --images VAL_DIR \
         --res 64 --n-images N --batch-size 256 [--reduce max] [--device auto] --out out.json
 
+    python -m toponets.cli.dimensionality --checkpoint C.safetensors --text TOKENS_DIR \
+        --length 256 --n-samples N --batch-size 64 [--reduce mean] [--device auto] --out out.json
+
 Writes ``{"metrics": {"effective_dim": mean over layers}, "per_layer": {layer:
-ED}, "n_images": n, ...}`` (undefined values as null). Conv channels are
-reduced over space by max-pooling by default, as TDANN does.
+ED}, ...}`` (undefined values as null; n_images and res, or n_samples, length
+and split). Conv channels are max-pooled over space by default, as TDANN does;
+c_fc units are mean-pooled over a window's tokens by default (METHODS §3).
 """
 
 from __future__ import annotations
 
 from ..analysis.activations import REDUCTIONS
 from ..analysis.dimensionality import mean_effective_dim, model_effective_dim
-from . import vision_eval
+from . import eval_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = vision_eval.parser(__doc__, subset="n-images")
-    parser.add_argument("--reduce", choices=REDUCTIONS, default="max", help="spatial reduction of conv channels")
-    args = parser.parse_args(argv)
-    model, layers, device = vision_eval.checkpoint(args)
-    per_layer, n = model_effective_dim(model, layers, vision_eval.batches(args), device=device, reduce=args.reduce)
-    vision_eval.write_json(
+    parser = eval_args.parser(__doc__, stimuli=("images", "text"), count="required")
+    parser.add_argument(
+        "--reduce", choices=REDUCTIONS, default=None,
+        help="reduction of conv channels over space (default max), of units over tokens (default mean)",
+    )
+    args = eval_args.parse(parser, argv)
+    reduce = args.reduce or ("mean" if args.language else "max")
+    model, layers, device = eval_args.checkpoint(args)
+    per_layer, n = model_effective_dim(model, layers, eval_args.batches(args), device=device, reduce=reduce)
+    eval_args.write_json(
         args.out,
         {
-            "metrics": {"effective_dim": vision_eval.number(mean_effective_dim(per_layer))},
-            "per_layer": {name: vision_eval.number(value) for name, value in per_layer.items()},
-            "n_images": n,
-            "reduce": args.reduce,
-            "res": args.res,
+            "metrics": {"effective_dim": eval_args.number(mean_effective_dim(per_layer))},
+            "per_layer": {name: eval_args.number(value) for name, value in per_layer.items()},
+            **eval_args.stimulus_report(args, n),
+            "reduce": reduce,
             "checkpoint": str(args.checkpoint),
         },
     )

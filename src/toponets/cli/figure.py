@@ -1,9 +1,18 @@
-"""Draw one paper figure from tidy tables.
+"""Draw one paper figure from a tidy table.
 
-    python -m toponets.cli.figure fig2a --table METRICS.csv --out fig.png fig.pdf
-    python -m toponets.cli.figure fig3 --table METRICS.csv --out fig.png fig.pdf
-    python -m toponets.cli.figure fig4a --table PRUNING.csv --out fig.png fig.pdf
-    python -m toponets.cli.figure fig7 --table CURVES.csv --out fig.png fig.pdf
+    python -m toponets.cli.figure FIGURE --table TABLE.csv [--models NAME ...] --out fig.png fig.pdf
+
+    fig2a   METRICS.csv      ImageNet top-1 accuracy vs smoothness, Pareto front per model
+    fig2b   METRICS.csv      BLiMP accuracy vs smoothness of the language models, Pareto front per model
+    fig3    METRICS.csv      effective dimensionality vs top-1 accuracy and vs smoothness, Pearson r
+    fig9    METRICS.csv      effective dimensionality vs perplexity and vs smoothness (language models)
+    fig4a   PRUNING.csv      change in top-1 accuracy / validation loss vs fraction of weights L1-pruned
+    fig4b   DOWNSAMPLING.csv change in validation loss and BLiMP accuracy vs parameters kept
+    fig10   DOWNSAMPLING.csv the same as fig4b, for the NanoGPT experiments (--models nanogpt ...)
+    fig7    CURVES.csv       response correlation vs distance on the cortical sheet
+
+--models keeps the table's rows whose model (experiment name) is listed,
+e.g. `fig4b --models gpt_neo` and `fig10 --models nanogpt nanogpt_124m`.
 """
 
 from __future__ import annotations
@@ -12,18 +21,35 @@ import argparse
 
 import pandas as pd
 
-from ..figures import fig2a, fig3, fig4a, fig7
+from ..figures import fig2a, fig3, fig4a, fig4b, fig7
 
-FIGURES = {"fig2a": fig2a.plot, "fig3": fig3.plot, "fig4a": fig4a.plot, "fig7": fig7.plot}
+FIGURES = {
+    "fig2a": fig2a.plot,
+    "fig2b": fig2a.plot_blimp,
+    "fig3": fig3.plot,
+    "fig4a": fig4a.plot,
+    "fig4b": fig4b.plot,
+    "fig7": fig7.plot,
+    "fig9": fig3.plot_perplexity,
+    "fig10": fig4b.plot,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("figure", choices=sorted(FIGURES))
+    parser.add_argument("figure", choices=FIGURES)
     parser.add_argument("--table", required=True, help="the tidy table the figure reads (CSV)")
+    parser.add_argument("--models", nargs="+", metavar="NAME", help="draw only these models (experiment names)")
     parser.add_argument("--out", nargs="+", required=True, help="output files; the suffix sets the format")
     args = parser.parse_args(argv)
-    FIGURES[args.figure](pd.read_csv(args.table), args.out)
+    table = pd.read_csv(args.table)
+    if args.models:
+        kept = table[table.model.isin(args.models)]
+        if kept.empty:
+            parser.error(f"--models {' '.join(args.models)} match no rows of {args.table}, "
+                         f"whose models are {', '.join(sorted(table.model.astype(str).unique()))}")
+        table = kept
+    FIGURES[args.figure](table, args.out)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Figure 2A: topography (smoothness) vs ImageNet top-1 accuracy, with the Pareto front.
+"""Figure 2: topography (smoothness) vs performance, with the Pareto front.
 
 Reads the tidy metrics table (columns model, tau, seed, metric, value) with
-the metrics `top1` and `smoothness`; one point per model x tau (mean over
-seeds), colour = tau, marker = experiment. Each experiment's Pareto front
-(dashed) joins its runs that no other of its runs beats on both axes.
+`smoothness` and the performance metric: `top1` (ImageNet accuracy, Figure
+2A) or `blimp` (BLiMP accuracy of the language models, Figure 2B). One point
+per model x tau (mean over seeds), colour = tau (baseline black), marker =
+experiment. Each experiment's Pareto front (dashed) joins its runs that no
+other of its runs beats on both axes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def plot(table: pd.DataFrame, outputs: list[str | Path], performance: str = "top1", ylabel: str = "Top-1 accuracy") -> None:
+    """Draw smoothness vs `performance` (higher is better, so the Pareto front maximises both)."""
     points = wide_metrics(table, [performance, "smoothness"])
     style.setup()
     fig, ax = style.plt.subplots(figsize=(5, 4))
@@ -38,10 +41,14 @@ def plot(table: pd.DataFrame, outputs: list[str | Path], performance: str = "top
         ax.plot(front["smoothness"], front[performance], color="k", lw=1, ls="--", zorder=0,
                 label="Pareto front" if i == 0 else None)
     sns.scatterplot(
-        data=points, x="smoothness", y=performance, hue="tau", style="model", palette=style.TAU_PALETTE,
-        s=70, ax=ax, hue_norm=style.tau_norm(points["tau"]),
+        data=points, x="smoothness", y=performance, hue="tau", style="model",
+        palette=style.tau_palette(points["tau"]), s=70, ax=ax,
     )
     ax.set(xlabel="Topography (smoothness)", ylabel=ylabel, title="Topography vs performance")
     ax.legend(frameon=False, fontsize=8, loc="best")
     style.save(fig, outputs)
 
+
+def plot_blimp(table: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """Figure 2B: the language models, whose performance is their BLiMP accuracy."""
+    plot(table, outputs, performance="blimp", ylabel="BLiMP accuracy (fraction of pairs)")

@@ -1,7 +1,10 @@
-"""Figure 3: effective dimensionality vs performance and vs topography, with Pearson r and p.
+"""Figure 3: performance and topography vs effective dimensionality, with Pearson r and p.
 
 Reads the tidy metrics table (metrics effective_dim, smoothness and the
-performance metric); one point per model x tau (mean over seeds).
+performance metric); one point per model x tau (mean over seeds). As in the
+paper, performance (left) and smoothness (right) are on the x-axis and the
+effective dimensionality, shared, on the y-axis. Figure 9 is the same drawing
+for the language models with perplexity as the performance.
 """
 
 from __future__ import annotations
@@ -17,13 +20,19 @@ from . import style
 
 
 def plot(table: pd.DataFrame, outputs: list[str | Path], performance: str = "top1", label: str = "Top-1 accuracy") -> None:
+    """Draw effective dimensionality against `performance` (axis label `label`) and against smoothness."""
     points = wide_metrics(table, [performance, "smoothness", "effective_dim"])
     style.setup()
-    fig, axes = style.plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, layout="constrained")
-    for ax, (column, ylabel) in zip(axes, [(performance, label), ("smoothness", "Topography (smoothness)")]):
-        sns.scatterplot(data=points, x="effective_dim", y=column, hue="tau", style="model", s=70, ax=ax,
-                        palette=style.TAU_PALETTE, hue_norm=style.tau_norm(points["tau"]), legend=ax is axes[-1])
-        r, p = pearson(points["effective_dim"], points[column])
-        ax.set(xlabel="Effective dimensionality", ylabel=ylabel, title=f"r = {r:.2f}, p = {p:.3g}")
+    fig, axes = style.plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="constrained")
+    for ax, (column, xlabel) in zip(axes, [(performance, label), ("smoothness", "Topography (smoothness)")]):
+        sns.scatterplot(data=points, x=column, y="effective_dim", hue="tau", style="model", s=70, ax=ax,
+                        palette=style.tau_palette(points["tau"]), legend=ax is axes[-1])
+        r, p = pearson(points[column], points["effective_dim"])
+        ax.set(xlabel=xlabel, ylabel="Effective dimensionality", title=f"r = {r:.2f}, p = {p:.3g}")
     axes[-1].legend(frameon=False, fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     style.save(fig, outputs)
+
+
+def plot_perplexity(table: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """Figure 9: the language models, whose performance is their validation perplexity."""
+    plot(table, outputs, performance="perplexity", label="Validation perplexity (lower is better)")

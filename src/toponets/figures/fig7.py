@@ -30,7 +30,7 @@ def plot(curves: pd.DataFrame, outputs: list[str | Path]) -> None:
     style.setup()
     grid = sns.relplot(
         data=profiles, x="distance", y="r", hue="tau", col="model", kind="line", marker="o",
-        palette=style.TAU_PALETTE, hue_norm=style.tau_norm(profiles["tau"]), height=3.2, aspect=1.1,
+        palette=style.tau_palette(profiles["tau"]), height=3.2, aspect=1.1,
         facet_kws={"sharex": False},
     )
     grid.set_axis_labels("Distance on the sheet (fraction of the largest bin)", "Response correlation (Pearson r)")

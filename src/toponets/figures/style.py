@@ -14,12 +14,16 @@ from matplotlib.colors import SymLogNorm  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
-TAU_PALETTE = "viridis"  # tau increases from dark to light, baseline (tau 0) darkest
+TAU_PALETTE = "viridis"  # TopoNets' tau increases from dark to light
+BASELINE = "black"  # tau 0, the non-topographic model, as in the paper
 
 
-def tau_norm(taus: pd.Series) -> SymLogNorm:
-    """Colour scale for tau that separates the small values: symmetric log around 0."""
-    return SymLogNorm(linthresh=0.5, vmin=0, vmax=max(float(taus.max()), 1.0))
+def tau_palette(taus: pd.Series) -> dict[float, object]:
+    """Colour per tau: the baseline black, the others along TAU_PALETTE on a symmetric log scale
+    (linear near 0) so that the small values stay apart."""
+    norm = SymLogNorm(linthresh=0.5, vmin=0, vmax=max(float(taus.max()), 1.0))
+    cmap = plt.get_cmap(TAU_PALETTE)
+    return {tau: BASELINE if tau == 0 else cmap(norm(tau)) for tau in sorted(taus.unique())}
 
 
 def setup() -> None:

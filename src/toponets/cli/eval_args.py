@@ -1,0 +1,172 @@
+"""What the evaluation entry points share: arguments, checkpoint, stimuli, JSON and CSV output.
+
+Stimuli are validation images for vision checkpoints (``--images DIR --res
+R``) or fixed token windows for language checkpoints (``--length L`` tokens
+from a prepare_text directory: ``--text DIR`` reads its train split, for the
+response analyses; ``--val-text DIR`` its val split, for validation loss).
+The count flag (``--n-images`` or ``--max-images`` for images,
+``--n-samples`` for windows) becomes ``args.n``: a fixed random subset of
+that many stimuli, or all of them when an optional count is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..analysis.language import context_length, loss_metric, text_batches, token_windows
+from ..checkpoints import load_checkpoint
+from ..data.images import eval_transform, image_folder, loader
+from ..data.text import TokenShards
+from ..device import select_device
+from ..io import atomic_path
+from ..models import LANGUAGE
+
+STIMULI = ("images", "text", "val-text")
+TEXT_SPLITS = {"text": "train", "val_text": "val"}  # stimulus argument -> split of the token shards it reads
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got '{text}'") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got '{text}'")
+    return value
+
+
+def number_list(low: float, high: float = math.inf) -> Callable[[str], list[float]]:
+    """An argparse type: a non-empty comma-separated list of numbers in [low, high]."""
+    span = f"[{low:g}, {high:g}]" if high < math.inf else f">= {low:g}"
+
+    def parse(text: str) -> list[float]:
+        try:
+            values = [float(part) for part in text.split(",") if part.strip()]
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'") from err
+        if not values or not all(low <= v <= high for v in values):
+            raise argparse.ArgumentTypeError(f"expected a non-empty list of numbers {span}, got '{text}'")
+        return values
+
+    return parse
+
+
+def parser(doc: str, *, stimuli: tuple[str, ...] = ("images",), count: str = "optional") -> argparse.ArgumentParser:
+    """Arguments of an evaluation on `stimuli` (some of `STIMULI`, exactly one given per run).
+
+    `count` "required" asks for ``--n-images``/``--n-samples``; "optional"
+    offers ``--max-images``/``--n-samples`` as a cap.
+    """
+    unknown = set(stimuli) - set(STIMULI)
+    if not stimuli or unknown or count not in ("required", "optional"):
+        raise ValueError(f"stimuli must be some of {STIMULI} and count required or optional, got {stimuli}, {count}")
+    windows = [kind for kind in stimuli if kind != "images"]  # token-window stimuli
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--checkpoint", required=True, help="model checkpoint (.safetensors with its .json sidecar)")
+    source = p.add_mutually_exclusive_group(required=True)
+    if "images" in stimuli:
+        source.add_argument("--images", help="validation images in ImageFolder layout (vision checkpoints)")
+    if "text" in windows:
+        source.add_argument("--text", help="token shards of prepare_text (language checkpoints): train-split windows")
+    if "val-text" in windows:
+        source.add_argument("--val-text", help="token shards of prepare_text (language checkpoints): val-split windows")
+    if "images" in stimuli:
+        p.add_argument("--res", type=int, help="evaluation resolution (centre crop, ratio 224/256); with --images")
+    if windows:
+        p.add_argument("--length", type=positive_int, help="tokens of context per window; with --text/--val-text")
+    flags = ["--n-images" if count == "required" else "--max-images"] if "images" in stimuli else []
+    flags += ["--n-samples"] if windows else []
+    p.add_argument(
+        *flags, dest="n", type=positive_int, required=count == "required",
+        help="number of stimuli (images or token windows): a fixed random subset"
+        + ("" if count == "required" else "; all when left out"),
+    )
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    if "images" in stimuli:
+        p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--out", required=True, help="file to write")
+    return p
+
+
+def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse `argv`, check the stimulus flags go together, and set ``args.language`` (token windows given)."""
+    args = p.parse_args(argv)
+    args.language = any(getattr(args, name, None) for name in TEXT_SPLITS)
+    if args.language and args.length is None:
+        p.error("token windows need --length (tokens of context per window)")
+    if not args.language and args.res is None:
+        p.error("--images needs --res (the evaluation resolution)")
+    return args
+
+
+def checkpoint(args: argparse.Namespace, *, need_layers: bool = True) -> tuple[nn.Module, list[str], torch.device]:
+    """The model of `--checkpoint` on `--device`, with its topographic layers; the stimuli must suit it."""
+    device = select_device(args.device)
+    model, meta = load_checkpoint(args.checkpoint, device=device)
+    family, layers = meta["model"]["family"], meta["topo"]["layers"]
+    if need_layers and not layers:
+        raise SystemExit(f"checkpoint {args.checkpoint} lists no topographic layers (meta topo.layers is empty)")
+    if (family in LANGUAGE) != args.language:
+        wanted = "token windows (--text/--val-text DIR --length L)" if family in LANGUAGE else "--images DIR --res R"
+        raise SystemExit(f"checkpoint {args.checkpoint} is a {family} model: give it {wanted}")
+    context = context_length(model) if args.language else None
+    if context is not None and args.length > context:
+        raise SystemExit(f"--length {args.length} exceeds the {context}-token context of {args.checkpoint}; "
+                         f"use --length {context} or less")
+    return model, layers, device
+
+
+def _text_source(args: argparse.Namespace) -> tuple[str, str]:
+    """The token shards directory and split that `--text` (train) or `--val-text` (val) names."""
+    name = next(name for name in TEXT_SPLITS if getattr(args, name, None))
+    return getattr(args, name), TEXT_SPLITS[name]
+
+
+def shards(args: argparse.Namespace) -> TokenShards:
+    """The split of the token shards that `--text` (train) or `--val-text` (val) names."""
+    return TokenShards(*_text_source(args))
+
+
+def batches(args: argparse.Namespace):
+    """Stimulus batches: `--images` at `--res` or token windows of `--length`, all or the fixed subset of `args.n`."""
+    if args.language:
+        return text_batches(token_windows(shards(args), args.n, args.length), args.batch_size)
+    dataset = image_folder(args.images, transform=eval_transform(args.res), max_images=args.n)
+    return loader(dataset, args.batch_size, shuffle=False, num_workers=args.workers)
+
+
+def val_loss_metric(args: argparse.Namespace, device: torch.device) -> Callable[[nn.Module], float]:
+    """model -> its mean next-token loss on the fixed windows of the arguments (read once)."""
+    return loss_metric(shards(args), args.n, args.length, args.batch_size, device)
+
+
+def stimulus_report(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    """The report fields naming the stimuli: image count and resolution, or window count, length and split."""
+    if args.language:
+        return {"n_samples": n, "length": args.length, "split": _text_source(args)[1]}
+    return {"n_images": n, "res": args.res}
+
+
+def number(x: float) -> float | None:
+    """JSON has no NaN: undefined values become null."""
+    return None if math.isnan(x) else float(x)
+
+
+def write_json(path: str, report: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def write_csv(path: str, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)

@@ -1,0 +1,33 @@
+"""Validation loss and perplexity of a language-model checkpoint on fixed token windows.
+
+    python -m toponets.cli.lm_loss --checkpoint C.safetensors --val-text TOKENS_DIR \
+        --length 1024 [--n-samples N] --batch-size 8 [--device auto] --out loss.json
+
+Each of N fixed windows of the val split of TOKENS_DIR (all windows when N is
+left out) gives `--length` next-token predictions. Writes ``{"metrics":
+{"val_loss": mean cross-entropy in nats, "perplexity": exp(val_loss)},
+"n_samples": N, "length": L, "split": "val", "checkpoint": ...}``.
+"""
+
+from __future__ import annotations
+
+from ..analysis.language import lm_loss
+from . import eval_args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("val-text",), count="optional"), argv)
+    model, _, device = eval_args.checkpoint(args, need_layers=False)
+    result = lm_loss(model, eval_args.shards(args), args.n, args.length, args.batch_size, device)
+    eval_args.write_json(
+        args.out,
+        {
+            "metrics": {"val_loss": result.val_loss, "perplexity": result.perplexity},
+            **eval_args.stimulus_report(args, result.n_windows),
+            "checkpoint": str(args.checkpoint),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
