@@ -169,6 +169,17 @@ def test_slurm_profile_plans_the_paper_preset(workflow_copy):
     assert jobs["train"] == 7 + 1 + 3 + 2 + 5 + 4 + 3 * 4
     # Wikipedia, FineWeb-Edu, BookCorpus and OpenWebText; the two tokenizer files and BLiMP
     assert jobs["prepare_text"] == 4 and jobs["fetch"] == 3
+    blocks = {}  # rule -> the (resources, command) of its planned jobs
+    for block in re.split(r"\n(?=\[[^\]]+\]\nrule )", out.stdout):
+        rule = re.search(r"^rule (\w+):", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and resources:
+            blocks.setdefault(rule[1], []).append((resources[1], block))
+    assert all("slurm_partition=CHANGE_ME_gpu" in r for rule in ("train", "blimp") for r, _ in blocks[rule])
+    assert all("slurm_partition=CHANGE_ME_cpu" in r for rule in ("prepare_text", "fig2a") for r, _ in blocks[rule])
+    multi = [b for r, b in blocks["train"] if r.endswith("gpu=8")]
+    assert len(multi) == 3 + 2 + 5 + 4 + 3 * 4  # ResNet-50, ViT and the language models ask for 8 GPUs
+    assert all("torchrun --standalone --nproc-per-node=8 -m toponets.cli.train_" in b for b in multi)
 
 
 def test_bad_config_stops_before_any_job(tmp_path, mirror):
