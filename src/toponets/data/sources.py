@@ -91,7 +91,9 @@ def fetch(source: Mapping, dest_dir: str | os.PathLike, mirror: str | os.PathLik
         if candidate.is_file():
             _verify(candidate, expected, source, mirror)
             with atomic_path(dest) as tmp:
-                _link_or_copy(candidate, tmp)
+                # a copy, not a hard link: a link shares the mirror file's mtime, which Snakemake may touch,
+                # making every other workflow that uses the mirror see an updated input and rerun
+                shutil.copyfile(candidate, tmp)
             return dest
     if source.get("url"):
         _download(source["url"], dest, expected, source, mirror)
@@ -141,15 +143,6 @@ def _verify(path: Path, expected: tuple[str, str], source: Mapping, mirror: Path
     actual = checksum(path, algorithm)
     if actual != digest:
         raise DataSourceError(f"{path} is corrupt: {algorithm} {actual}, expected {digest}. {_how_to(source, mirror)}")
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link `src` to `dst` (no copy on the same file system), else copy it."""
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 def _download(url: str, dest: Path, expected: tuple[str, str], source: Mapping, mirror: Path | None) -> None:
