@@ -276,4 +276,5 @@ def all_targets():
         families = {r.family for r in LANGUAGE_RUNS}
         targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in families else []
         targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in families else []
+        targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in families else []
     return list(dict.fromkeys(targets))

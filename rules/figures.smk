@@ -334,3 +334,23 @@ rule fig10:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.figure fig10 --table {input.table} --models {params.models} --out {output} > {log} 2>&1"
+
+
+rule fig6:
+    input:
+        tables=["results/tables/training.csv", "results/tables/language_metrics.csv"],
+        code=code("cli/figure.py", "figures/fig6.py", "figures/style.py"),
+    output:
+        figure_outputs("fig6_tokens_vs_blimp"),
+    params:
+        models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "nanogpt"})),
+    log:
+        "results/logs/figures/fig6.log",
+    benchmark:
+        "results/benchmarks/figures/fig6.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig6 --table {input.tables} --models {params.models} --out {output} > {log} 2>&1"

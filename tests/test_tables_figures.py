@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from toponets.cli import figure
-from toponets.figures import fig3, fig4a, fig4b, fig7
+from toponets.figures import fig3, fig4a, fig4b, fig7, style
 from toponets.figures.fig2a import pareto_front, plot
 from toponets.tables import curves_table, metrics_table, per_layer_table, run_of, wide_metrics
 
@@ -179,3 +179,22 @@ def test_models_filter_that_keeps_nothing_names_the_models_present(tmp_path, cap
         figure.main(["fig10", "--table", str(path), "--models", "bert", "--out", str(tmp_path / "f.png")])
     err = capsys.readouterr().err
     assert "--models bert match no rows" in err and "whose models are gpt_neo, nanogpt" in err
+
+
+def test_fig6_stacks_training_and_metrics_tables_into_one_line_per_tau(tmp_path, monkeypatch):
+    runs = [("nanogpt_1B", 0, 1e9, 0.70), ("nanogpt_1B", 1, 1e9, 0.69), ("nanogpt_2B", 0, 2e9, 0.72),
+            ("nanogpt_2B", 1, 2e9, 0.71), ("gpt_neo", 0, 5e8, 0.60)]
+    columns = ["model", "tau", "seed", "metric", "value"]
+    training = pd.DataFrame([(m, t, 0, "tokens", n) for m, t, n, _ in runs], columns=columns)
+    metrics = pd.DataFrame([(m, t, 0, "blimp", b) for m, t, _, b in runs], columns=columns)
+    paths = [tmp_path / "training.csv", tmp_path / "metrics.csv"]
+    training.to_csv(paths[0], index=False)
+    metrics.to_csv(paths[1], index=False)
+    drawn = []
+    monkeypatch.setattr(style, "save", lambda fig, outputs: drawn.append(fig))
+    figure.main(["fig6", "--table", *map(str, paths), "--models", "nanogpt_1B", "nanogpt_2B", "--out", "unused.png"])
+    ax = drawn[0].axes[0]
+    data = sorted((tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.get_lines() if len(line.get_xdata()))
+    assert data == [((1e9, 2e9), (0.69, 0.71)), ((1e9, 2e9), (0.70, 0.72))]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "Training tokens"
+    plt.close(drawn[0])

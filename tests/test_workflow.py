@@ -103,7 +103,7 @@ def test_smoke_preset_trains_every_family(smoke_run):
     assert set(downsampling.metric) == {"val_loss", "blimp"} and sorted(downsampling.factor.unique()) == [1, 5]
     assert (downsampling.query("factor == 1").change == 0).all() and (downsampling.parameters_kept <= 1).all()
     for name in ("fig2b_topography_vs_blimp", "fig4b_downsampling_gpt_neo", "fig9_dimensionality_vs_perplexity",
-                 "fig10_downsampling_nanogpt"):
+                 "fig10_downsampling_nanogpt", "fig6_tokens_vs_blimp"):
         assert (smoke_run / "results" / "figures" / f"{name}.png").stat().st_size > 1000
     text = json.loads((smoke_run / "results" / "data" / "text" / "web" / "meta.json").read_text())
     assert text["documents"]["train"] + text["documents"]["val"] == 30 and text["tokens"]["val"] > 0
@@ -152,7 +152,7 @@ def test_editing_an_analysis_reruns_that_analysis_and_its_figures_only(smoke_run
     assert jobs == {
         "smoothness": 10, "table_vision_metrics": 1, "table_smoothness_layers": 1, "table_smoothness_curves": 1,
         "table_dimensionality_correlations": 1, "fig2a": 1, "fig3": 1, "fig7": 1, "all": 1,
-        "table_language_metrics": 1, "table_language_dimensionality_correlations": 1, "fig2b": 1, "fig9": 1,
+        "table_language_metrics": 1, "table_language_dimensionality_correlations": 1, "fig2b": 1, "fig9": 1, "fig6": 1,
     }
 
 

@@ -1,6 +1,6 @@
 """Draw one paper figure from a tidy table.
 
-    python -m toponets.cli.figure FIGURE --table TABLE.csv [--models NAME ...] --out fig.png fig.pdf
+    python -m toponets.cli.figure FIGURE --table TABLE.csv [TABLE.csv ...] [--models NAME ...] --out fig.png fig.pdf
 
     fig2a   METRICS.csv      ImageNet top-1 accuracy vs smoothness, Pareto front per model
     fig2b   METRICS.csv      BLiMP accuracy vs smoothness of the language models, Pareto front per model
@@ -9,10 +9,12 @@
     fig4a   PRUNING.csv      change in top-1 accuracy / validation loss vs fraction of weights L1-pruned
     fig4b   DOWNSAMPLING.csv change in validation loss and BLiMP accuracy vs parameters kept
     fig10   DOWNSAMPLING.csv the same as fig4b, for the NanoGPT experiments (--models nanogpt ...)
+    fig6    TRAINING.csv METRICS.csv   BLiMP accuracy vs training tokens per tau (--models: NanoGPT runs)
     fig7    CURVES.csv       response correlation vs distance on the cortical sheet
 
---models keeps the table's rows whose model (experiment name) is listed,
-e.g. `fig4b --models gpt_neo` and `fig10 --models nanogpt nanogpt_124m`.
+Several tables of the same columns are stacked into one. --models keeps the
+rows whose model (experiment name) is listed, e.g. `fig4b --models gpt_neo`
+and `fig10 --models nanogpt nanogpt_124m`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import argparse
 
 import pandas as pd
 
-from ..figures import fig2a, fig3, fig4a, fig4b, fig7
+from ..figures import fig2a, fig3, fig4a, fig4b, fig6, fig7
 
 FIGURES = {
     "fig2a": fig2a.plot,
@@ -29,6 +31,7 @@ FIGURES = {
     "fig3": fig3.plot,
     "fig4a": fig4a.plot,
     "fig4b": fig4b.plot,
+    "fig6": fig6.plot,
     "fig7": fig7.plot,
     "fig9": fig3.plot_perplexity,
     "fig10": fig4b.plot,
@@ -38,15 +41,15 @@ FIGURES = {
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("figure", choices=FIGURES)
-    parser.add_argument("--table", required=True, help="the tidy table the figure reads (CSV)")
+    parser.add_argument("--table", nargs="+", required=True, help="the tidy table(s) the figure reads (CSV)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="draw only these models (experiment names)")
     parser.add_argument("--out", nargs="+", required=True, help="output files; the suffix sets the format")
     args = parser.parse_args(argv)
-    table = pd.read_csv(args.table)
+    table = pd.concat([pd.read_csv(path) for path in args.table], ignore_index=True)
     if args.models:
         kept = table[table.model.isin(args.models)]
         if kept.empty:
-            parser.error(f"--models {' '.join(args.models)} match no rows of {args.table}, "
+            parser.error(f"--models {' '.join(args.models)} match no rows of {' '.join(args.table)}, "
                          f"whose models are {', '.join(sorted(table.model.astype(str).unique()))}")
         table = kept
     FIGURES[args.figure](table, args.out)
