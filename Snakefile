@@ -19,6 +19,8 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/figures.smk"
+include: "rules/brain.smk"
+include: "rules/lora.smk"
 
 
 rule all:

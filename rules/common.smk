@@ -241,6 +241,24 @@ def lm_val_args(w, input):
     return f"--val-text {input.stimuli} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
 
+def neural_input(w):
+    """The brain data of the unit-to-voxel analysis: the Allen files, or the NSD root (read in place)."""
+    if config["evaluation"]["unit_voxel"]["neural"] == "allen":
+        return sources_input("allen")(w)
+    root = config["data"]["neural"]["nsd"]["root"]
+    if root in MISSING and not workflow.dryrun:
+        raise WorkflowError(f"Invalid config: {MISSING[root]}")
+    return [] if root in MISSING else [root]
+
+
+def neural_args(w, input):
+    """--neural specs: allen:DIR, or one nsd:ROOT,subject=S,roi=R per configured subject (averaged)."""
+    if config["evaluation"]["unit_voxel"]["neural"] == "allen":
+        return f"allen:{Path(input.neural[0]).parent}"
+    nsd = config["data"]["neural"]["nsd"]
+    return " ".join(f"nsd:{nsd['root']},subject={s},roi={nsd['roi']}" for s in nsd["subjects"])
+
+
 def figure_outputs(name):
     return [f"results/figures/{name}.{fmt}" for fmt in config["figures"]["formats"]]
 
@@ -260,6 +278,10 @@ def all_targets():
             *figure_outputs("fig4a_pruning"),
             *figure_outputs("fig7_correlation_vs_distance"),
         ]
+    if VISION_RUNS and config["evaluation"]["unit_voxel"]["neural"]:
+        targets.append("results/tables/unit_voxel.csv")
+    if VISION_RUNS and "stimuli" in config["data"]:
+        targets += ["results/tables/selectivity_ssim.csv", *figure_outputs("fig5a_selectivity_maps")]
     if LANGUAGE_RUNS:
         targets += [
             "results/tables/language_metrics.csv",
@@ -277,4 +299,13 @@ def all_targets():
         targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in families else []
         targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in families else []
         targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in families else []
+        if config["evaluation"]["lora"]["experiments"]:
+            targets += [*figure_outputs("fig11_lora_curves"), *figure_outputs("fig12_lora_deltas")]
+        if "brown" in config["data"]:
+            targets += [
+                "results/tables/integration_windows.csv",
+                "results/tables/integration_window_curves.csv",
+                *figure_outputs("fig5b_integration_windows"),
+                *figure_outputs("fig8_integration_windows_all_layers"),
+            ]
     return list(dict.fromkeys(targets))

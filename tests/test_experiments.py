@@ -110,6 +110,15 @@ def test_missing_paths_name_the_key(tmp_path):
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "no/such/imagenet").mkdir(parents=True)
     assert missing_paths(config, tmp_path) == {}
+    config["data"]["neural"] = {"nsd": {"root": "nsd"}}
+    assert "data-use agreement" in missing_paths(config, tmp_path)["nsd"]
+
+
+def test_unit_voxel_needs_its_brain_data():
+    config = load("config/smoke.yaml")
+    del config["data"]["neural"]["allen"]
+    with pytest.raises(ValueError, match="evaluation.unit_voxel.neural: 'allen' needs data.neural.allen"):
+        check_config(config)
 
 
 def test_schema_language_recipe_defaults_are_the_trainers_defaults():
@@ -147,7 +156,11 @@ def test_schema_ties_corpus_to_language_families():
 
 def test_data_sources_list_every_file_by_dataset():
     sources = data_sources(load("config.yaml"))
-    assert sorted(sources) == ["blimp", "corpus-books", "corpus-web", "corpus-wikipedia", "images", "tokenizer"]
+    assert sorted(sources) == ["allen", "blimp", "brown", "corpus-books", "corpus-web", "corpus-wikipedia", "images",
+                               "konkle_fmri", "stimuli-animacy_size", "stimuli-floc", "stimuli-realworld_size",
+                               "tokenizer"]
+    assert [s["mirror_path"] for s in sources["stimuli-floc"]] == ["stimuli/floc.tar"]
+    assert len(sources["allen"]) == 4
     assert [s["mirror_path"] for s in sources["tokenizer"]] == ["tokenizer/gpt2/vocab.json", "tokenizer/gpt2/merges.txt"]
     assert [s["mirror_path"] for s in sources["corpus-web"]] == ["text/janeausten.txt", "text/abc.zip"]
     assert data_sources(load("config/paper.yaml"))["corpus-wikipedia"] == []  # Hugging Face streams, no files

@@ -352,3 +352,29 @@ def test_cli_rejects_bad_corpus(tmp_path, capsys, corpus, message):
     with pytest.raises(SystemExit):
         prepare_text.main(["--corpus", corpus, "--tokenizer", str(tmp_path), "--out", str(tmp_path / "o")])
     assert message in capsys.readouterr().err
+
+
+def test_text_tar_members_are_documents_in_name_order(tmp_path):
+    import io
+    import tarfile
+
+    members = {"b/two.py": b"def two():\r\n    return 2\r\n", "a.py": b"x = 1\n", "c.bin": b"\xff\xfe\x00binary",
+               "empty/__init__.py": b"\n"}
+    with tarfile.open(tmp_path / "code.tar", "w") as tar:
+        tar.addfile(tarfile.TarInfo("b"), None)  # a directory entry: not a document
+        tar.getmember("b").type = tarfile.DIRTYPE
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    documents = list(corpus_documents("text-tar", tmp_path / "code.tar"))
+    assert documents == ["x = 1\n", "def two():\n    return 2\n"]  # c.bin is not UTF-8; empty files are no documents
+    (tmp_path / "not.tar").write_text("plain text")
+    with pytest.raises(DataSourceError, match="not a tar archive"):
+        list(corpus_documents("text-tar", tmp_path / "not.tar"))
+
+
+def test_text_tar_reads_the_mirrors_python_code(mirror):
+    documents = corpus_documents("text-tar", mirror / "code" / "python-snippets.tar")
+    assert next(documents).startswith("## MIT License")  # LICENSE.md: capitals sort before the lower-case folders
+    assert 1 + sum(1 for _ in documents) == 1147  # 1,360 files, of which 213 are empty __init__.py

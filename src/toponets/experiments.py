@@ -99,6 +99,9 @@ def check_config(config: dict[str, Any]) -> None:
         for key, what in (("tokenizer", "the GPT-2 tokenizer"), ("blimp", "BLiMP.zip, which its evaluation reads")):
             if key not in config.get("data", {}):
                 raise ValueError(f"experiments[{exp['name']}] is a language model: data.{key} must give {what}")
+    neural = config.get("evaluation", {}).get("unit_voxel", {}).get("neural")
+    if neural and neural not in config.get("data", {}).get("neural", {}):
+        raise ValueError(f"evaluation.unit_voxel.neural: {neural!r} needs data.neural.{neural}; add it or set neural to null")
     for analysis in ("smoothness", "dimensionality"):
         corpus = config.get("evaluation", {}).get(analysis, {}).get("corpus")
         if corpus is not None and corpus not in corpora:
@@ -106,7 +109,8 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Every file source of the config, by dataset: "images", "tokenizer", "blimp" and "corpus-<name>".
+    """Every file source of the config, by dataset: "images", "tokenizer", "blimp", "corpus-<name>",
+    "stimuli-<name>", "brown", "allen" and "konkle_fmri".
 
     A dataset's downloads land in resources/downloads/<dataset>/; hf corpus sources
     have no file (they stream), so a corpus of those alone has an empty list.
@@ -121,6 +125,15 @@ def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         sources["blimp"] = [data["blimp"]["source"]]
     for name, corpus in data.get("corpora", {}).items():
         sources[f"corpus-{name}"] = [entry["source"] for entry in corpus["sources"] if "source" in entry]
+    for name, stimuli in data.get("stimuli", {}).items():
+        sources[f"stimuli-{name}"] = [stimuli["source"]]
+    if "brown" in data:
+        sources["brown"] = [data["brown"]["source"]]
+    neural = data.get("neural", {})
+    if "allen" in neural:
+        sources["allen"] = list(neural["allen"]["sources"])
+    if "konkle_fmri" in neural:
+        sources["konkle_fmri"] = [neural["konkle_fmri"]["source"]]
     return sources
 
 
@@ -131,6 +144,12 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
     if config.get("mirror") and not (base / config["mirror"]).is_dir():
         problems["mirror"] = (
             f"mirror: directory {config['mirror']} does not exist; point it at a data mirror (such as ../shared/data) or set it to null"
+        )
+    nsd = config.get("data", {}).get("neural", {}).get("nsd")
+    if nsd and not (base / nsd["root"]).is_dir():
+        problems[nsd["root"]] = (
+            f"data.neural.nsd.root: directory {nsd['root']} does not exist; NSD needs a data-use agreement "
+            "(naturalscenesdataset.org), so point this at your local copy or remove data.neural.nsd"
         )
     for dataset, sources in data_sources(config).items():
         for source in sources:

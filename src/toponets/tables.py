@@ -83,6 +83,23 @@ def curves_table(paths: list[str | Path]) -> pd.DataFrame:
     return table[front + [c for c in table.columns if c not in front]]
 
 
+LORA_CURVE_VALUES = ("step", "val_loss")  # a LoRA curves table's own columns; every other column names the run
+
+
+def lora_delta_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of a tidy curves table (model, tau, seed, dataset, rank, step, val_loss, ...): its
+    val_loss_before (at the first step), val_loss_after (at the last) and delta = before - after."""
+    missing = [c for c in LORA_CURVE_VALUES if c not in curves.columns]
+    if missing:
+        raise ValueError(f"curves table lacks columns {missing}; it has {list(curves.columns)}")
+    run = [c for c in curves.columns if c not in LORA_CURVE_VALUES]
+    if not run:
+        raise ValueError("curves table has no columns naming the run (model, tau, dataset, rank, ...)")
+    ordered = curves.sort_values("step").groupby(run, sort=True, dropna=False)["val_loss"]
+    table = pd.concat({"val_loss_before": ordered.first(), "val_loss_after": ordered.last()}, axis=1).reset_index()
+    return table.assign(delta=table.val_loss_before - table.val_loss_after)
+
+
 def wide_metrics(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """One row per model x tau of a metrics table, a column per metric (mean over seeds)."""
     wide = table[table.metric.isin(metrics)].pivot_table(

@@ -23,7 +23,6 @@ from torch import nn
 
 from ..analysis.language import context_length, loss_metric, text_batches, token_windows
 from ..checkpoints import load_checkpoint
-from ..data.images import eval_transform, image_folder, loader
 from ..data.text import TokenShards
 from ..device import select_device
 from ..io import atomic_path
@@ -141,6 +140,8 @@ def batches(args: argparse.Namespace):
     """Stimulus batches: `--images` at `--res` or token windows of `--length`, all or the fixed subset of `args.n`."""
     if args.language:
         return text_batches(token_windows(shards(args), args.n, args.length), args.batch_size)
+    from ..data.images import eval_transform, image_folder, loader  # torchvision: imported by vision jobs only
+
     dataset = image_folder(args.images, transform=eval_transform(args.res), max_images=args.n)
     return loader(dataset, args.batch_size, shuffle=False, num_workers=args.workers)
 

@@ -11,6 +11,11 @@
     fig10   DOWNSAMPLING.csv the same as fig4b, for the NanoGPT experiments (--models nanogpt ...)
     fig6    TRAINING.csv METRICS.csv   BLiMP accuracy vs training tokens per tau (--models: NanoGPT runs)
     fig7    CURVES.csv       response correlation vs distance on the cortical sheet
+    fig5a   MAPS.csv SSIM.csv  selectivity t-maps of one layer: untrained / baseline / TopoNet, SSIM annotated
+    fig5b   WINDOW_UNITS.csv integration-window maps (c red, b green) of one layer, baseline vs TopoNet
+    fig8    WINDOW_UNITS.csv the same for every layer of every tau
+    fig11   LORA_CURVES.csv  validation loss during LoRA fine-tuning, a panel per data set and rank
+    fig12   LORA_DELTAS.csv  delta = val loss before - after LoRA fine-tuning, by rank, data set and model
 
 Several tables of the same columns are stacked into one. --models keeps the
 rows whose model (experiment name) is listed, e.g. `fig4b --models gpt_neo`
@@ -23,7 +28,7 @@ import argparse
 
 import pandas as pd
 
-from ..figures import fig2a, fig3, fig4a, fig4b, fig6, fig7
+from ..figures import fig2a, fig3, fig4a, fig4b, fig5a, fig5b, fig6, fig7, fig11, fig12
 
 FIGURES = {
     "fig2a": fig2a.plot,
@@ -31,10 +36,15 @@ FIGURES = {
     "fig3": fig3.plot,
     "fig4a": fig4a.plot,
     "fig4b": fig4b.plot,
+    "fig5a": fig5a.plot,
+    "fig5b": fig5b.plot,
+    "fig8": fig5b.plot_all_layers,
     "fig6": fig6.plot,
     "fig7": fig7.plot,
     "fig9": fig3.plot_perplexity,
     "fig10": fig4b.plot,
+    "fig11": fig11.plot,
+    "fig12": fig12.plot,
 }
 
 

@@ -4,7 +4,7 @@
         --tokenizer DIR --out DIR [--workers 1] [--val-fraction 0.05] [--shard-tokens N] \
         [--max-documents N] [--seed 0]
 
-KIND is one of text, janeausten, wikitext, nltk-zip, wiki-xml, whose PATH is
+KIND is one of text, janeausten, wikitext, nltk-zip, text-tar, wiki-xml, whose PATH is
 a local file, or hf, whose PATH is a Hugging Face dataset streamed as
 DATASET[@CONFIG][,KEY=VALUE...] with KEY one of split (default train), text
 (the text field, default text), data_files and data_dir (see

@@ -5,6 +5,7 @@
     python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
     python -m toponets.cli.tables correlations --performance top1 --out T.csv METRICS.csv
+    python -m toponets.cli.tables lora-deltas --out T.csv LORA_CURVES.csv
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ import argparse
 import pandas as pd
 
 from ..analysis.statistics import dimensionality_correlations
-from ..tables import curves_table, metrics_table, per_layer_table, training_table, wide_metrics, write_csv
+from ..tables import (
+    curves_table,
+    lora_delta_table,
+    metrics_table,
+    per_layer_table,
+    training_table,
+    wide_metrics,
+    write_csv,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations"])
+    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas"])
     parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
-                        " (correlations: one metrics table)")
+                        " (correlations: one metrics table; lora-deltas: one LoRA curves table)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
     parser.add_argument("--performance", default="top1", help="performance metric (correlations)")
@@ -36,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         table = per_layer_table(args.inputs, args.metric)
     elif args.kind == "curves":
         table = curves_table(args.inputs)
+    elif args.kind == "lora-deltas":
+        table = lora_delta_table(pd.read_csv(args.inputs[0]))
     else:
         metrics = ["effective_dim", "smoothness", args.performance]
         table = dimensionality_correlations(wide_metrics(pd.read_csv(args.inputs[0]), metrics), args.performance)

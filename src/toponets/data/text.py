@@ -12,6 +12,9 @@ time, so a corpus of any size passes through in constant memory:
   heading is kept, it is part of the WikiText text).
 - ``nltk-zip``: an NLTK corpus zip (webtext, abc, ...); each paragraph of its
   text files is a document (an abc news story), the README is skipped.
+- ``text-tar``: a tar archive of text files (the mirror's python-snippets.tar,
+  standing in for tiny-codes); each member file is a document, members in
+  name order, files that are not UTF-8 skipped.
 - ``wiki-xml``: a Wikipedia ``pages-articles`` dump (.xml or .xml.bz2);
   articles of namespace 0, redirects skipped, wikitext cleaned by
   `clean_wikitext`.
@@ -38,6 +41,7 @@ import json
 import os
 import re
 import sys
+import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -121,6 +125,26 @@ def nltk_zip_documents(path: str | os.PathLike) -> Iterator[str]:
                 continue
             text = zf.read(name).decode("utf-8", errors="replace").replace("\r\n", "\n")
             yield from _sections(text.splitlines(keepends=True), _is_blank, keep_header=False)
+
+
+def text_tar_documents(path: str | os.PathLike) -> Iterator[str]:
+    """Yield each regular file of a tar archive (compressed or not) as one document, in member-name order.
+
+    Members that are not valid UTF-8 (binary files) are skipped, not decoded
+    lossily; Windows line ends become newlines. Whole files are the
+    documents, so a train/val split never cuts a source file in two.
+    """
+    try:
+        tar = tarfile.open(path)
+    except tarfile.ReadError as err:
+        raise DataSourceError(f"{path} is not a tar archive ({err}); give text-tar a .tar, .tar.gz or .tar.bz2") from err
+    with tar:
+        for member in sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name):
+            try:
+                text = tar.extractfile(member).read().decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            yield from _nonblank(text.replace("\r\n", "\n"))
 
 
 def wiki_xml_documents(path: str | os.PathLike) -> Iterator[str]:
@@ -267,6 +291,7 @@ CORPORA: dict[str, Callable[[str | os.PathLike], Iterator[str]]] = {
     "janeausten": janeausten_documents,
     "wikitext": wikitext_documents,
     "nltk-zip": nltk_zip_documents,
+    "text-tar": text_tar_documents,
     "wiki-xml": wiki_xml_documents,
 }
 KINDS = (*CORPORA, "hf")  # CORPORA read local files; hf streams a dataset

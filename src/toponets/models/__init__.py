@@ -6,23 +6,19 @@ family, placement)` names the layers that get TopoLoss (METHODS §1.6).
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Callable
-from functools import partial
 
 from torch import nn
 
-from .gpt_neo import build_gpt_neo
-from .nanogpt import build_nanogpt
-from .resnet import build_resnet
-from .vit import build_vit
-
-BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "resnet18": partial(build_resnet, 18),
-    "resnet50": partial(build_resnet, 50),
-    "vit_b_32": build_vit,
-    "gpt_neo": build_gpt_neo,
-    "nanogpt": build_nanogpt,
+# family -> (module, builder, leading arguments). Builders are imported on first use, so that a
+# language job never imports torchvision (whose import pulls in torch._dynamo: seconds per job).
+BUILDERS: dict[str, tuple[str, str, tuple]] = {
+    "resnet18": ("resnet", "build_resnet", (18,)),
+    "resnet50": ("resnet", "build_resnet", (50,)),
+    "vit_b_32": ("vit", "build_vit", ()),
+    "gpt_neo": ("gpt_neo", "build_gpt_neo", ()),
+    "nanogpt": ("nanogpt", "build_nanogpt", ()),
 }
 
 VISION = ("resnet18", "resnet50", "vit_b_32")
@@ -47,8 +43,10 @@ def build(name: str, **options) -> nn.Module:
     """A freshly initialised model of family `name` (see `BUILDERS`)."""
     if name not in BUILDERS:
         raise ValueError(f"unknown model family '{name}'; choose one of {sorted(BUILDERS)}")
+    module, builder, args = BUILDERS[name]
+    build_model = getattr(importlib.import_module(f".{module}", __name__), builder)
     try:
-        return BUILDERS[name](**options)
+        return build_model(*args, **options)
     except TypeError as err:
         raise TypeError(f"bad options for model '{name}': {err}") from err
 

@@ -1,0 +1,268 @@
+# Brain-likeness (paper §3.4, A.7, A.8): selectivity maps, integration windows, unit-to-voxel
+# correlation and BrainScore, and their tables and figures.
+
+
+rule extract_stimuli:
+    input:
+        archive=lambda w: sources_input(f"stimuli-{w.name}")(w),
+        code=code("cli/extract.py", "data/archives.py"),
+    output:
+        directory("results/data/stimuli/{name}"),
+    log:
+        "results/logs/extract_stimuli/{name}.log",
+    benchmark:
+        "results/benchmarks/extract_stimuli/{name}.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.extract --archive {input.archive} --out {output} > {log} 2>&1"
+
+
+rule unit_voxel:
+    input:
+        checkpoint=CHECKPOINT,
+        neural=neural_input,
+        code=eval_code("cli/unit_voxel.py", "analysis/unit_voxel.py", "data/neural.py", "analysis/activations.py"),
+    output:
+        scores=EVAL.format(analysis="unit_voxel") + ".json",
+        voxels=EVAL.format(analysis="unit_voxel") + ".csv",
+    params:
+        device=DEVICE,
+        cfg=config["evaluation"]["unit_voxel"],
+        neural=neural_args,
+        layer=lambda w: f"--layer {config['evaluation']['unit_voxel']['layer']}"
+        if config["evaluation"]["unit_voxel"]["layer"] else "",
+    log:
+        "results/logs/unit_voxel/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/unit_voxel/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.unit_voxel --checkpoint {input.checkpoint} --neural {params.neural} {params.layer} "
+        "--res {params.cfg[res]} --batch-size {params.cfg[batch_size]} --matching {params.cfg[matching]} "
+        "--ceiling {params.cfg[ceiling]} --device {params.device} --out {output.scores} --voxels {output.voxels} "
+        "> {log} 2>&1"
+
+
+rule table_unit_voxel:
+    input:
+        evals=per_run("results/eval/unit_voxel/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/unit_voxel.csv",
+    log:
+        "results/logs/tables/unit_voxel.log",
+    benchmark:
+        "results/benchmarks/tables/unit_voxel.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables metrics --out {output} {input.evals} > {log} 2>&1"
+
+
+rule integration_windows:
+    input:
+        checkpoint=CHECKPOINT,
+        brown=sources_input("brown"),
+        tokenizer=sources_input("tokenizer"),
+        code=eval_code(
+            "cli/integration_windows.py", "analysis/integration_windows.py", "data/brown.py", "data/tokenizer.py"
+        ),
+    output:
+        scores=EVAL.format(analysis="integration_windows") + ".json",
+        units=EVAL.format(analysis="integration_windows") + ".csv",
+        curves=EVAL.format(analysis="integration_curves") + ".csv",
+    params:
+        device=DEVICE,
+        cfg=config["evaluation"]["integration_windows"],
+        tokenizer=lambda w, input: tokenizer_dir(input),
+    log:
+        "results/logs/integration_windows/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/integration_windows/{model}/tau{tau}/seed{seed}.tsv"
+    threads: lambda w: config["evaluation"]["integration_windows"]["workers"]
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.integration_windows --checkpoint {input.checkpoint} --brown {input.brown} "
+        "--tokenizer {params.tokenizer} --n-sequences {params.cfg[n_sequences]} --length {params.cfg[length]} "
+        "--window {params.cfg[window]} --seed {params.cfg[seed]} --batch-size {params.cfg[batch_size]} "
+        "--tap {params.cfg[tap]} --workers {threads} --device {params.device} "
+        "--out {output.scores} --units {output.units} --curves {output.curves} > {log} 2>&1"
+
+
+rule table_integration_windows:
+    input:
+        evals=per_run("results/eval/integration_windows/{model}/tau{tau}/seed{seed}.json", LANGUAGE_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/integration_windows.csv",
+    params:
+        kind="metrics",
+    log:
+        "results/logs/tables/integration_windows.log",
+    benchmark:
+        "results/benchmarks/tables/integration_windows.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables {params.kind} --out {output} {input.evals} > {log} 2>&1"
+
+
+use rule table_integration_windows as table_integration_window_units with:
+    input:
+        evals=per_run("results/eval/integration_windows/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/integration_window_units.csv",
+    params:
+        kind="curves",
+    log:
+        "results/logs/tables/integration_window_units.log",
+    benchmark:
+        "results/benchmarks/tables/integration_window_units.tsv"
+
+
+use rule table_integration_window_units as table_integration_window_curves with:
+    input:
+        evals=per_run("results/eval/integration_curves/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/integration_window_curves.csv",
+    log:
+        "results/logs/tables/integration_window_curves.log",
+    benchmark:
+        "results/benchmarks/tables/integration_window_curves.tsv"
+
+
+rule fig5b:
+    input:
+        table="results/tables/integration_window_units.csv",
+        code=code("cli/figure.py", "figures/fig5b.py", "figures/style.py"),
+    output:
+        figure_outputs("fig5b_integration_windows"),
+    params:
+        figure="fig5b",
+    log:
+        "results/logs/figures/fig5b.log",
+    benchmark:
+        "results/benchmarks/figures/fig5b.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure {params.figure} --table {input.table} --out {output} > {log} 2>&1"
+
+
+use rule fig5b as fig8 with:
+    output:
+        figure_outputs("fig8_integration_windows_all_layers"),
+    params:
+        figure="fig8",
+    log:
+        "results/logs/figures/fig8.log",
+    benchmark:
+        "results/benchmarks/figures/fig8.tsv"
+
+
+def selectivity_runs():
+    """The vision runs whose selectivity maps are computed (evaluation.selectivity.experiments, null = all)."""
+    chosen = config["evaluation"]["selectivity"]["experiments"]
+    return [r for r in VISION_RUNS if chosen is None or r.model in chosen]
+
+
+def untrained_runs():
+    """One run per selected experiment and seed (its first tau), whose architecture is drawn untrained."""
+    first = {}
+    for r in selectivity_runs():
+        first.setdefault((r.model, r.seed), r)
+    return list(first.values())
+
+
+rule selectivity:
+    input:
+        checkpoint=CHECKPOINT,
+        floc="results/data/stimuli/floc",
+        animacy_size="results/data/stimuli/animacy_size",
+        realworld_size="results/data/stimuli/realworld_size",
+        code=eval_code("cli/selectivity.py", "analysis/selectivity.py", "data/stimuli.py", "analysis/activations.py"),
+    output:
+        scores="results/eval/{analysis}/{model}/tau{tau}/seed{seed}.json",
+        maps="results/eval/{analysis}_maps/{model}/tau{tau}/seed{seed}.csv",
+        ssim="results/eval/{analysis}_ssim/{model}/tau{tau}/seed{seed}.csv",
+    wildcard_constraints:
+        analysis="selectivity|selectivity_untrained",
+    params:
+        device=DEVICE,
+        cfg=config["evaluation"]["selectivity"],
+        limit=f"--max-per-category {config['evaluation']['selectivity']['max_per_category']}"
+        if config["evaluation"]["selectivity"]["max_per_category"] else "",
+        untrained=lambda w: "--untrained --init-seed 0" if w.analysis == "selectivity_untrained" else "",
+    log:
+        "results/logs/{analysis}/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/{analysis}/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.selectivity --checkpoint {input.checkpoint} {params.untrained} --floc {input.floc} "
+        "--animacy-size {input.animacy_size} --realworld-size {input.realworld_size} --res {params.cfg[res]} "
+        "{params.limit} --reduce {params.cfg[reduce]} --late-fraction {params.cfg[late_fraction]} "
+        "--shuffles {params.cfg[shuffles]} --batch-size {params.cfg[batch_size]} --device {params.device} "
+        "--maps {output.maps} --ssim {output.ssim} --out {output.scores} > {log} 2>&1"
+
+
+rule table_selectivity:
+    input:
+        evals=lambda w: per_run(f"results/eval/selectivity_{w.kind}/{{model}}/tau{{tau}}/seed{{seed}}.csv",
+                                selectivity_runs())
+        + per_run(f"results/eval/selectivity_untrained_{w.kind}/{{model}}/tau{{tau}}/seed{{seed}}.csv", untrained_runs()),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/selectivity_{kind}.csv",
+    wildcard_constraints:
+        kind="maps|ssim",
+    log:
+        "results/logs/tables/selectivity_{kind}.log",
+    benchmark:
+        "results/benchmarks/tables/selectivity_{kind}.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables curves --out {output} {input.evals} > {log} 2>&1"
+
+
+rule fig5a:
+    input:
+        tables=["results/tables/selectivity_maps.csv", "results/tables/selectivity_ssim.csv"],
+        code=code("cli/figure.py", "figures/fig5a.py", "figures/style.py"),
+    output:
+        figure_outputs("fig5a_selectivity_maps"),
+    params:
+        model=lambda w: selectivity_runs()[0].model,  # the paper shows ResNet-18
+    log:
+        "results/logs/figures/fig5a.log",
+    benchmark:
+        "results/benchmarks/figures/fig5a.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure fig5a --table {input.tables} --models {params.model} --out {output} > {log} 2>&1"

@@ -1,0 +1,112 @@
+# LoRA fine-tuning of trained language models (appendix A.11): Figures 11 and 12.
+LORA = config["evaluation"]["lora"]
+
+
+def lora_runs():
+    """The language runs that are fine-tuned: evaluation.lora.experiments, at evaluation.lora.taus (null = all)."""
+    taus = None if LORA["taus"] is None else {float(t) for t in LORA["taus"]}
+    return [r for r in LANGUAGE_RUNS if r.model in LORA["experiments"] and (taus is None or r.tau in taus)]
+
+
+def lora_outputs(ext):
+    """One output per fine-tuning corpus and run: results/eval/lora-<corpus>/<model>/tau<tau>/seed<seed>.<ext>."""
+    return [path for corpus in LORA["corpora"]
+            for path in per_run(f"results/eval/lora-{corpus}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", lora_runs())]
+
+
+rule lora:
+    input:
+        checkpoint=CHECKPOINT,
+        text=lambda w: corpus_dir(w.corpus),
+        code=eval_code("cli/lora.py", "analysis/lora.py"),
+    output:
+        scores="results/eval/lora-{corpus}/{model}/tau{tau}/seed{seed}.json",
+        curve="results/eval/lora-{corpus}/{model}/tau{tau}/seed{seed}.csv",
+    params:
+        device=DEVICE,
+        cfg=LORA,
+        ranks=" ".join(str(r) for r in LORA["ranks"]),
+        targets=" ".join(LORA["targets"]),
+        alpha=f"--alpha {LORA['alpha']}" if LORA["alpha"] else "",
+    log:
+        "results/logs/lora-{corpus}/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/lora-{corpus}/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.lora --checkpoint {input.checkpoint} --text {input.text} --dataset {wildcards.corpus} "
+        "--rank {params.ranks} {params.alpha} --dropout {params.cfg[dropout]} --targets {params.targets} "
+        "--lr {params.cfg[lr]} --steps {params.cfg[steps]} --batch-size {params.cfg[batch_size]} "
+        "--length {params.cfg[length]} --eval-every {params.cfg[eval_every]} --n-samples {params.cfg[n_samples]} "
+        "--device {params.device} --out {output.scores} --curve {output.curve} > {log} 2>&1"
+
+
+rule table_lora_curves:
+    input:
+        curves=lora_outputs("csv"),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/lora_curves.csv",
+    params:
+        kind="curves",
+    log:
+        "results/logs/tables/lora_curves.log",
+    benchmark:
+        "results/benchmarks/tables/lora_curves.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables {params.kind} --out {output} {input.curves} > {log} 2>&1"
+
+
+use rule table_lora_curves as table_lora_deltas with:
+    input:
+        curves="results/tables/lora_curves.csv",
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        "results/tables/lora_deltas.csv",
+    params:
+        kind="lora-deltas",
+    log:
+        "results/logs/tables/lora_deltas.log",
+    benchmark:
+        "results/benchmarks/tables/lora_deltas.tsv"
+
+
+rule fig11:
+    input:
+        table="results/tables/lora_curves.csv",
+        code=code("cli/figure.py", "figures/fig11.py", "figures/style.py"),
+    output:
+        figure_outputs("fig11_lora_curves"),
+    params:
+        figure="fig11",
+    log:
+        "results/logs/figures/fig11.log",
+    benchmark:
+        "results/benchmarks/figures/fig11.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.figure {params.figure} --table {input.table} --out {output} > {log} 2>&1"
+
+
+use rule fig11 as fig12 with:
+    input:
+        table="results/tables/lora_deltas.csv",
+        code=code("cli/figure.py", "figures/fig12.py", "figures/style.py"),
+    output:
+        figure_outputs("fig12_lora_deltas"),
+    params:
+        figure="fig12",
+    log:
+        "results/logs/figures/fig12.log",
+    benchmark:
+        "results/benchmarks/figures/fig12.tsv"

@@ -1,0 +1,119 @@
+"""LoRA fine-tuning of a language checkpoint and its validation-loss curve (METHODS §10, Figures 11-12).
+
+    python -m toponets.cli.lora --checkpoint C.safetensors --text TOKENS_DIR [--dataset NAME] \
+        --rank 2 4 8 [--alpha 2xRANK] [--dropout 0] [--targets attn.c_attn ...] --lr 1e-3 --steps 100 \
+        --batch-size 8 --length 64 --eval-every 25 --n-samples 64 [--seed 0] [--device auto] \
+        --out lora.json --curve curve.csv [--adapter-dir DIR]
+
+Wraps the checkpoint's model with a LoRA adapter of rank R on the Linear
+layers named by --targets (default NanoGPT's attn.c_attn), base weights
+frozen, and trains the adapter alone with AdamW at a constant learning rate
+for --steps steps of --batch-size random windows of --length tokens from the
+train split of TOKENS_DIR (a prepare_text output). The validation loss is
+measured at step 0, every --eval-every steps and after the last step, on
+--n-samples fixed windows of its val split (the windows and loss of lm_loss).
+
+Each rank starts from the checkpoint afresh (one process: the imports are
+paid once). Writes ``{"metrics": {"val_loss_before", "delta", "delta_r<R>"
+...}, "per_rank": {R: {"val_loss_after", "delta", "trainable_parameters",
+"settings"}}, "dataset", "n_samples", "length", "split", "checkpoint"}`` with
+delta = before - after (positive: fine-tuning helped; "delta" is the mean over
+ranks), and the curves as CSV with columns dataset, rank, step, val_loss (the
+run's labels, so that `toponets.cli.tables curves` tables keep them).
+--adapter-dir also saves each rank's adapter weights (peft's state dict, a few
+kB) as rank<R>.safetensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from safetensors.torch import save_file
+
+from ..analysis.language import token_windows
+from ..analysis.lora import DEFAULT_TARGETS, LoraSettings, run_lora
+from ..data.text import TokenShards
+from ..io import atomic_path
+from . import eval_args
+
+
+def parser() -> argparse.ArgumentParser:
+    p = eval_args.parser(__doc__, stimuli=("text",), count="required")
+    p.set_defaults(batch_size=8)
+    p.add_argument("--dataset", help="label of the fine-tuning data in the curve CSV (default: the --text folder name)")
+    p.add_argument("--rank", type=eval_args.positive_int, nargs="+", required=True, help="LoRA ranks r, one run each")
+    p.add_argument("--alpha", type=float, help="LoRA alpha; the update is scaled by alpha / r (default 2 x rank)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout on the adapter's input, in [0, 1)")
+    p.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="MODULE",
+                   help="Linear layers to adapt: module names or dotted suffixes (default attn.c_attn)")
+    p.add_argument("--lr", type=float, required=True, help="AdamW learning rate of the adapter (constant)")
+    p.add_argument("--steps", type=eval_args.positive_int, required=True, help="training steps")
+    p.add_argument("--eval-every", type=eval_args.positive_int, required=True,
+                   help="validation loss every this many steps (and at step 0 and after the last)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the adapter's initialisation and training batches")
+    p.add_argument("--curve", required=True, help="CSV file of the validation-loss curve to write")
+    p.add_argument("--adapter-dir", help="also save each rank's adapter weights as DIR/rank<R>.safetensors")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser()
+    args = eval_args.parse(p, argv)
+    try:
+        runs = [
+            LoraSettings(
+                rank=rank, alpha=args.alpha, dropout=args.dropout, targets=tuple(args.targets), lr=args.lr,
+                steps=args.steps, batch_size=args.batch_size, length=args.length, eval_every=args.eval_every,
+                seed=args.seed,
+            )
+            for rank in dict.fromkeys(args.rank)
+        ]
+    except ValueError as err:
+        p.error(str(err))
+    dataset = args.dataset or Path(args.text).name
+    val_windows = token_windows(TokenShards(args.text, "val"), args.n, args.length + 1)
+    per_rank, curves = {}, []
+    for settings in runs:
+        model, _, device = eval_args.checkpoint(args, need_layers=False)  # each rank adapts the checkpoint afresh
+        try:
+            wrapped, result = run_lora(model, TokenShards(args.text, "train"), val_windows, settings, device)
+        except ValueError as err:  # targets that select no Linear layer of this model
+            raise SystemExit(f"{args.checkpoint}: {err}") from err
+        per_rank[settings.rank] = {
+            "val_loss_after": result.val_loss_after,
+            "delta": result.delta,
+            "trainable_parameters": result.trainable_parameters,
+            "settings": asdict(settings),
+        }
+        curve = pd.DataFrame([asdict(point) for point in result.curve])
+        curves.append(curve.assign(dataset=dataset, rank=settings.rank)[["dataset", "rank", *curve]])
+        if args.adapter_dir:
+            from peft import get_peft_model_state_dict  # already imported by run_lora
+
+            with atomic_path(Path(args.adapter_dir) / f"rank{settings.rank}.safetensors") as tmp:
+                save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(wrapped).items()}, str(tmp))
+    deltas = [run["delta"] for run in per_rank.values()]
+    eval_args.write_json(
+        args.out,
+        {
+            "metrics": {
+                "val_loss_before": result.val_loss_before,  # the same windows and checkpoint for every rank
+                "delta": sum(deltas) / len(deltas),
+                **{f"delta_r{rank}": run["delta"] for rank, run in per_rank.items()},
+            },
+            "per_rank": per_rank,
+            "dataset": dataset,
+            "n_samples": len(val_windows),
+            "length": args.length,
+            "split": "val",
+            "checkpoint": str(args.checkpoint),
+        },
+    )
+    eval_args.write_csv(args.curve, pd.concat(curves, ignore_index=True))
+
+
+if __name__ == "__main__":
+    main()

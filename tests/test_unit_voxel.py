@@ -1,0 +1,275 @@
+"""Unit-to-voxel matching, noise ceilings, the neural data loaders and the unit_voxel CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tiny_checkpoint
+from scipy.io import savemat
+
+from toponets.analysis.unit_voxel import (
+    correlation_matrix,
+    match_units,
+    neuron_to_neuron,
+    one_to_one,
+    split_half_reliability,
+    summary,
+)
+from toponets.cli import unit_voxel as cli
+from toponets.data.neural import (
+    load_allen,
+    load_nsd,
+    parse_roi,
+    repeat_layout,
+    roi_mask,
+    split_by_image,
+    zscore_session,
+)
+from toponets.sheet import sheet_for
+
+# ---------------------------------------------------------------- matching
+
+
+def orthonormal(images: int, columns: int, seed: int = 0) -> np.ndarray:
+    """(images, columns) zero-mean, mutually uncorrelated columns."""
+    x = np.random.default_rng(seed).standard_normal((images, columns))
+    q, _ = np.linalg.qr(x - x.mean(axis=0))
+    return q - q.mean(axis=0)
+
+
+def test_correlation_matrix_is_pearson():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((30, 4)), rng.standard_normal((30, 3))
+    b[:, 2] = 5.0  # constant: no r
+    expected = np.corrcoef(a.T, b[:, :2].T)[:4, 4:]
+    r = correlation_matrix(a, b)
+    np.testing.assert_allclose(r[:, :2], expected[:, :2], atol=1e-12)
+    assert np.isnan(r[:, 2]).all()
+
+
+@pytest.mark.parametrize("matching", ["best", "hungarian"])
+def test_noisy_copies_recover_their_units(matching):
+    rng = np.random.default_rng(0)
+    units_train, units_test = rng.standard_normal((300, 10)), rng.standard_normal((80, 10))
+    perm = np.array([7, 2, 9, 0, 4, 5])  # voxel j copies unit perm[j]
+    voxels_train = units_train[:, perm] + 0.3 * rng.standard_normal((300, 6))
+    voxels_test = units_test[:, perm] + 0.3 * rng.standard_normal((80, 6))
+    match = one_to_one(units_train, voxels_train, units_test, voxels_test, matching)
+    np.testing.assert_array_equal(match.unit, perm)
+    assert (match.r_test > 0.9).all() and (match.r_train > 0.9).all()
+
+
+def test_hungarian_differs_from_best_on_a_shared_best_unit():
+    a, b = orthonormal(50, 2).T
+    voxels = np.stack([a, 0.9 * a + 0.4 * b], axis=1)  # both correlate best with unit a
+    r = correlation_matrix(np.stack([a, b], axis=1), voxels)
+    np.testing.assert_array_equal(match_units(r, "best"), [0, 0])
+    np.testing.assert_array_equal(match_units(r, "hungarian"), [0, 1])  # 1 + 0.41 beats 0 + 0.91
+
+
+def test_hungarian_shares_units_evenly_when_voxels_outnumber_units():
+    r = np.array([[0.9, 0.8, 0.7, 0.1, 0.2], [0.1, 0.2, 0.3, 0.4, 0.5]])
+    unit = match_units(r, "hungarian")
+    assert np.bincount(unit, minlength=2).max() <= 3  # ceil(5 / 2) copies of each unit
+    np.testing.assert_array_equal(match_units(r, "best"), [0, 0, 0, 1, 1])
+
+
+def test_constant_voxels_and_excluded_pairs_stay_unmatched():
+    r = np.array([[0.5, np.nan, 0.9], [0.2, np.nan, 0.3]])
+    exclude = np.array([[False, False, True], [False, False, True]])
+    for matching in ("best", "hungarian"):
+        np.testing.assert_array_equal(match_units(r, matching, exclude), [0, -1, -1])
+
+
+def test_neuron_to_neuron_pairs_each_neuron_with_its_twin_never_itself():
+    rng = np.random.default_rng(3)
+    base_train, base_test = rng.standard_normal((200, 3)), rng.standard_normal((60, 3))
+
+    def twins(x):
+        return np.repeat(x, 2, axis=1) + 0.05 * rng.standard_normal((x.shape[0], 6))
+
+    r = neuron_to_neuron(twins(base_train), twins(base_test))
+    assert (r > 0.95).all()
+
+
+# ---------------------------------------------------------------- ceilings and summary
+
+
+def test_summary_is_a_ratio_of_medians():
+    scores = summary(np.array([0.2, 0.4, np.nan, 0.6]), np.array([0.5, 0.8, 0.9, np.nan]))
+    assert scores == pytest.approx({"r_raw": 0.4, "ceiling": 0.8, "r_normalised": 0.5})
+    assert np.isnan(summary(np.array([0.3]), None)["r_normalised"])
+
+
+def test_split_half_reliability_matches_the_known_reliability_of_the_mean():
+    rng = np.random.default_rng(0)
+    images, repeats = 3000, 4
+    noise_sd = np.array([0.5, 2.0, 4.0])  # signal sd 1
+    signal = rng.standard_normal((images, 1, 3))
+    trials = signal + noise_sd * rng.standard_normal((images, repeats, 3))
+    expected = 1 / (1 + noise_sd**2 / repeats)  # reliability of the mean of `repeats` trials: 0.94, 0.5, 0.2
+    trials[0, 1, :] = np.nan  # an image with a missing repeat is left out
+    np.testing.assert_allclose(split_half_reliability(trials, splits=20), expected, atol=0.04)
+
+
+# ---------------------------------------------------------------- Allen loader (real mirror)
+
+
+def test_repeat_layout_recognises_both_orders():
+    rng = np.random.default_rng(0)
+    trials = rng.standard_normal((4, 3, 2))  # scenes, repeats, units
+    means = trials.mean(axis=1)
+    np.testing.assert_array_equal(repeat_layout(trials.reshape(12, 2), means, 3), trials)
+    np.testing.assert_array_equal(repeat_layout(trials.transpose(1, 0, 2).reshape(12, 2), means, 3), trials)
+    assert repeat_layout(rng.standard_normal((12, 2)), means, 3) is None
+
+
+def test_allen_loader_on_the_mirror(mirror):
+    directory = mirror / "neural" / "allen"
+    data = load_allen(directory)
+    assert data.train_images.shape == (100, 31, 31) and data.train_images.dtype == np.uint8
+    assert data.test_images.shape == (18, 31, 31)
+    assert data.train_responses.shape == (100, 212) and data.test_responses.shape == (18, 212)
+    assert data.train_images.max() == 255 and data.train_images.min() == 0
+    # the per-trial file is not the 18 test scenes x 50 repeats in either order (module docstring)
+    big = np.load(directory / "Allen_test_output_big.npy")
+    for layout in (big.reshape(18, 50, 212), big.reshape(50, 18, 212).transpose(1, 0, 2)):
+        assert np.abs(layout.mean(axis=1) - data.test_responses).max() > 10
+    assert data.test_trials is None
+
+
+# ---------------------------------------------------------------- NSD index logic and files
+
+
+def test_split_by_image_averages_repeats_and_holds_out_shared_images():
+    trial_images = np.array([5, 3, 5, 7, 3, 5])
+    betas = np.arange(12, dtype=float).reshape(6, 2)
+    train_ids, train, test_ids, test, trials = split_by_image(trial_images, betas, test_ids=np.array([5, 9]))
+    np.testing.assert_array_equal(train_ids, [3, 7])
+    np.testing.assert_allclose(train, [[(2 + 8) / 2, (3 + 9) / 2], [6, 7]])
+    np.testing.assert_array_equal(test_ids, [5])
+    np.testing.assert_allclose(test, [[(0 + 4 + 10) / 3, (1 + 5 + 11) / 3]])
+    np.testing.assert_array_equal(trials, [[[0, 1], [4, 5], [10, 11]]])
+
+
+def test_split_by_image_pads_missing_repeats_with_nan():
+    _, _, test_ids, test, trials = split_by_image(np.array([1, 2, 1, 0]), np.eye(4), test_ids=np.array([1, 2]))
+    np.testing.assert_array_equal(test_ids, [1, 2])
+    assert trials.shape == (2, 2, 4) and np.isnan(trials[1, 1]).all()
+    np.testing.assert_allclose(test[1], [0, 1, 0, 0])
+
+
+def test_roi_labels_and_masks():
+    assert parse_roi("streams:ventral") == ("streams", [5])
+    assert parse_roi("prf-visualrois:V1v+V1d") == ("prf-visualrois", [1, 2])
+    assert parse_roi("lh.streams:5+6") == ("lh.streams", [5, 6])
+    assert parse_roi("nsdgeneral") == ("nsdgeneral", None)
+    with pytest.raises(ValueError, match="unknown label"):
+        parse_roi("streams:vtc")
+    labels = np.array([[-1, 0, 5], [5, 6, 1]])
+    np.testing.assert_array_equal(roi_mask(labels, [5]), [[False, False, True], [True, False, False]])
+    np.testing.assert_array_equal(roi_mask(labels, None), labels > 0)
+
+
+def test_zscore_session_zeroes_constant_voxels():
+    z = zscore_session(np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 2.0]]))
+    np.testing.assert_allclose(z[:, 0], [-1.2247449, 0, 1.2247449], atol=1e-6)
+    np.testing.assert_array_equal(z[:, 1], 0)
+
+
+def fake_nsd(root, fmt: str, sessions: int = 2):
+    """A tiny NSD release for subject 1 in the public layout: a 4x3x2 volume, 12 images, 1500 trials.
+
+    Returns (raw int16 betas (X, Y, Z, trials), ROI labels, per-trial 0-based image ids, shared ids, stimuli).
+    """
+    nibabel = pytest.importorskip("nibabel")
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(0)
+    trials = 750 * sessions
+    subjectim = np.tile(np.arange(1, 13), (8, 1))  # column k -> 73k id k + 1 (1-based)
+    masterordering = rng.integers(1, 13, size=(1, trials))
+    sharedix = np.array([[2, 5, 11]])
+    design = root / "nsddata/experiments/nsd"
+    design.mkdir(parents=True)
+    savemat(design / "nsd_expdesign.mat", {"masterordering": masterordering, "subjectim": subjectim,
+                                           "sharedix": sharedix})
+    labels = rng.integers(-1, 8, size=(4, 3, 2)).astype(np.int16)
+    labels[0, 0, 0] = 5
+    (root / "nsddata/ppdata/subj01/func1pt8mm/roi").mkdir(parents=True)
+    nibabel.save(nibabel.Nifti1Image(labels, np.eye(4)), root / "nsddata/ppdata/subj01/func1pt8mm/roi/streams.nii.gz")
+    raw = rng.integers(-3000, 3000, size=(4, 3, 2, trials)).astype(np.int16)
+    folder = root / "nsddata_betas/ppdata/subj01/func1pt8mm/betas_fithrf_GLMdenoise_RR"
+    folder.mkdir(parents=True)
+    for s in range(sessions):
+        block = raw[..., 750 * s : 750 * (s + 1)]
+        if fmt == "hdf5":
+            with h5py.File(folder / f"betas_session{s + 1:02d}.hdf5", "w") as file:
+                file["betas"] = block.T  # MATLAB-written: h5py sees (trials, Z, Y, X)
+        else:
+            nibabel.save(nibabel.Nifti1Image(block, np.eye(4)), folder / f"betas_session{s + 1:02d}.nii.gz")
+    stimuli = rng.integers(0, 256, size=(12, 6, 6, 3), dtype=np.uint8)
+    (root / "nsddata_stimuli/stimuli/nsd").mkdir(parents=True)
+    with h5py.File(root / "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5", "w") as file:
+        file["imgBrick"] = stimuli
+    return raw, labels, masterordering.ravel() - 1, sharedix.ravel() - 1, stimuli
+
+
+@pytest.mark.parametrize("fmt", ["nii", "hdf5"])
+def test_load_nsd_reads_the_release_layout(tmp_path, fmt):
+    raw, labels, image_ids, shared, stimuli = fake_nsd(tmp_path, fmt)
+    data = load_nsd(tmp_path, subject=1, roi="streams:ventral")
+    mask = labels == 5
+    betas = np.concatenate([zscore_session(raw[mask][:, s * 750 : (s + 1) * 750].T / 300.0) for s in range(2)])
+    test_ids = sorted(set(image_ids) & set(shared))
+    train_ids = sorted(set(image_ids) - set(shared))
+    for ids, images, responses in ((train_ids, data.train_images, data.train_responses),
+                                   (test_ids, data.test_images, data.test_responses)):
+        np.testing.assert_array_equal(images, stimuli[ids])
+        expected = [betas[image_ids == i].mean(axis=0) for i in ids]
+        np.testing.assert_allclose(responses, expected, atol=1e-5)
+    repeats = max((image_ids == i).sum() for i in test_ids)
+    assert data.voxels == mask.sum() and data.test_trials.shape == (len(test_ids), repeats, mask.sum())
+    first = image_ids == test_ids[0]
+    np.testing.assert_allclose(data.test_trials[0, : first.sum()], betas[first], atol=1e-5)
+
+
+def test_load_nsd_names_what_is_missing(tmp_path):
+    fake_nsd(tmp_path, "nii")
+    with pytest.raises(FileNotFoundError, match="ROI file"):
+        load_nsd(tmp_path, subject=1, roi="floc-faces")
+    with pytest.raises(ValueError, match="sessions"):
+        load_nsd(tmp_path, subject=1, roi="streams", sessions=3)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_end_to_end_on_the_allen_mirror(tmp_path, mirror):
+    checkpoint = tmp_path / "tiny.safetensors"
+    model = tiny_checkpoint(checkpoint)
+    out, voxels = tmp_path / "scores.json", tmp_path / "voxels.csv"
+    cli.main(["--checkpoint", str(checkpoint), "--neural", f"allen:{mirror / 'neural' / 'allen'}", "--res", "32",
+              "--batch-size", "64", "--device", "cpu", "--out", str(out), "--voxels", str(voxels)])
+    report = json.loads(out.read_text())
+    metrics = report["metrics"]
+    units = model.layer4[1].conv2.out_channels
+    assert metrics["n_units"] == units and metrics["n_voxels"] == 212
+    assert report["layer"] == "layer4.1.conv2" and list(report["per_dataset"]) == ["allen_visp"]
+    assert report["per_dataset"]["allen_visp"]["ceiling_method"] == "neuron-to-neuron"
+    assert report["per_dataset"]["allen_visp"]["r_raw"] == metrics["r_raw"]  # one data set: its scores are the means
+    assert -1 <= metrics["r_raw"] <= 1 and 0 < metrics["ceiling"] <= 1
+    assert metrics["r_normalised"] == pytest.approx(metrics["r_raw"] / metrics["ceiling"])
+    table = pd.read_csv(voxels)
+    assert list(table.columns) == ["dataset", "voxel", "unit", "row", "col", "r_train", "r_test", "ceiling"]
+    assert len(table) == 212 and table["unit"].between(0, units - 1).all()
+    positions = sheet_for(units).positions()[table["unit"]]
+    np.testing.assert_array_equal(table[["row", "col"]].to_numpy(), positions)
+    assert metrics["r_raw"] == pytest.approx(table["r_test"].median())
+
+
+def test_cli_rejects_a_bad_neural_spec():
+    with pytest.raises(SystemExit, match="subject=N"):
+        cli.neural_data("nsd:/data/nsd,roi=streams")
+    with pytest.raises(SystemExit, match="allen:DIR"):
+        cli.neural_data("brainscore:x")
