@@ -266,3 +266,70 @@ rule fig5a:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.figure fig5a --table {input.tables} --models {params.model} --out {output} > {log} 2>&1"
+
+
+def brainscore_inputs(w):
+    """The local benchmarks' data (Allen V1, Konkle-lab fMRI and stimuli); the public ones are downloaded by Brain-Score."""
+    if "local" not in config["evaluation"]["brainscore"]["benchmarks"].split(","):
+        return {}
+    return {
+        "allen": sources_input("allen")(w),
+        "konkle_fmri": sources_input("konkle_fmri")(w),
+        "konkle_stimuli": "results/data/stimuli/animacy_size",
+    }
+
+
+def brainscore_args(w, input):
+    cfg = config["evaluation"]["brainscore"]
+    args = [f"--benchmarks {cfg['benchmarks']}", f"--pls-splits {cfg['pls_splits']}"]
+    if "allen" in input.keys():
+        args += [f"--allen {Path(input.allen[0]).parent}", f"--konkle-fmri {input.konkle_fmri}",
+                 f"--konkle-stimuli {input.konkle_stimuli}", f"--konkle-image-type {cfg['konkle_image_type']}"]
+    if cfg["image_size"]:
+        args.append(f"--image-size {cfg['image_size']}")
+    if cfg["region_layers"]:
+        args.append(f"--region-layers '{json.dumps(cfg['region_layers'])}'")
+    return " ".join(args)
+
+
+rule brainscore:
+    input:
+        unpack(brainscore_inputs),
+        checkpoint=CHECKPOINT,
+        code=eval_code("cli/brainscore.py", "brainscore_model.py", "data/neural.py", "data/stimuli.py"),
+    output:
+        EVAL.format(analysis="brainscore") + ".json",
+    params:
+        python=BRAINSCORE_PYTHON,
+        args=brainscore_args,
+    log:
+        "results/logs/brainscore/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/brainscore/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("evaluate"),
+    conda:
+        "../envs/brainscore.yaml"
+    shell:
+        "{params.python} -m toponets.cli.brainscore --checkpoint {input.checkpoint} {params.args} --out {output} "
+        "> {log} 2>&1"
+
+
+rule table_brainscore:
+    input:
+        evals=per_run("results/eval/brainscore/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
+        code=code("cli/tables.py", "tables.py"),
+    output:
+        metrics="results/tables/brainscore.csv",
+        regions="results/tables/brainscore_regions.csv",
+    log:
+        "results/logs/tables/brainscore.log",
+    benchmark:
+        "results/benchmarks/tables/brainscore.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "(python -m toponets.cli.tables metrics --out {output.metrics} {input.evals} && "
+        "python -m toponets.cli.tables regions --out {output.regions} {output.metrics}) > {log} 2>&1"

@@ -26,6 +26,10 @@ if "mirror" in MISSING:
     raise WorkflowError(f"Invalid config: {MISSING['mirror']}")
 
 DEVICE = config["device"]
+# brainscore-vision has pins of its own (ENVIRONMENT.md): its jobs run in .venv-brainscore (bash setup.sh
+# --brainscore), or in envs/brainscore.yaml under --software-deployment-method conda.
+_BRAINSCORE_VENV = Path(workflow.basedir) / ".venv-brainscore" / "bin" / "python"
+BRAINSCORE_PYTHON = str(_BRAINSCORE_VENV) if _BRAINSCORE_VENV.exists() else "python"
 
 wildcard_constraints:
     model=r"[A-Za-z0-9_\-]+",
@@ -62,14 +66,14 @@ def per_run(pattern, selected):
 
 
 def rule_resources(group):
-    """Cluster resources of a rule group, from config `resources`."""
-    return dict(config["resources"][group])
+    """Cluster resources of a rule group, from config `resources` (`threads` is a rule's threads, not a resource)."""
+    return {k: v for k, v in config["resources"][group].items() if k != "threads"}
 
 
 def train_resources():
     """Resources of training jobs: resources.train, overridden per experiment by experiments[].resources."""
     overrides = {exp["name"]: exp.get("resources", {}) for exp in config["experiments"]}
-    keys = set(config["resources"]["train"]).union(*overrides.values())
+    keys = set(config["resources"]["train"]).union(*overrides.values()) - {"threads"}
 
     def value(key):
         return lambda w: overrides[w.model].get(key, config["resources"]["train"].get(key, 1 if key == "cpus_per_gpu" else 0))
@@ -280,6 +284,8 @@ def all_targets():
         ]
     if VISION_RUNS and config["evaluation"]["unit_voxel"]["neural"]:
         targets.append("results/tables/unit_voxel.csv")
+    if VISION_RUNS and config["evaluation"]["brainscore"]["benchmarks"]:
+        targets.append("results/tables/brainscore_regions.csv")
     if VISION_RUNS and "stimuli" in config["data"]:
         targets += ["results/tables/selectivity_ssim.csv", *figure_outputs("fig5a_selectivity_maps")]
     if LANGUAGE_RUNS:

@@ -22,7 +22,7 @@ rule train:
         f"results/logs/train/{{model}}/tau{{tau}}/seed{{seed}}.log",
     benchmark:
         f"results/benchmarks/train/{{model}}/tau{{tau}}/seed{{seed}}.tsv"
-    threads: workflow.cores
+    threads: lambda w: config["resources"]["train"].get("threads", workflow.cores)
     resources:
         **train_resources(),
     conda:

@@ -11,7 +11,7 @@ import pytest
 from toponets.cli import figure
 from toponets.figures import fig3, fig4a, fig4b, fig7, style
 from toponets.figures.fig2a import pareto_front, plot
-from toponets.tables import curves_table, metrics_table, per_layer_table, run_of, wide_metrics
+from toponets.tables import curves_table, metrics_table, per_layer_table, region_table, run_of, wide_metrics
 
 
 def test_pareto_front_of_known_points():
@@ -198,3 +198,13 @@ def test_fig6_stacks_training_and_metrics_tables_into_one_line_per_tau(tmp_path,
     assert data == [((1e9, 2e9), (0.69, 0.71)), ((1e9, 2e9), (0.70, 0.72))]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "Training tokens"
     plt.close(drawn[0])
+
+
+def test_region_table_has_the_papers_layout_and_averages_seeds():
+    rows = [("resnet18", 0, seed, metric, value + seed / 10) for seed in (0, 1)
+            for metric, value in [("V1", 0.2), ("IT", 0.4), ("local.Allen_VISp-pls", 0.2)]]
+    table = region_table(pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"]))
+    assert list(table.columns) == ["model", "tau", "V1", "IT"]
+    assert table[["V1", "IT"]].iloc[0].tolist() == pytest.approx([0.25, 0.45])
+    with pytest.raises(ValueError, match="none of the regions"):
+        region_table(pd.DataFrame(rows[2:3], columns=["model", "tau", "seed", "metric", "value"]))

@@ -53,8 +53,18 @@ def workflow_copy(tmp_path_factory, mirror):
     return copy_workflow(tmp_path_factory.mktemp("workflow"))
 
 
+HAS_BRAINSCORE = (REPO / ".venv-brainscore" / "bin" / "python").exists()
+
+
 @pytest.fixture(scope="module")
 def smoke_run(workflow_copy):
+    if HAS_BRAINSCORE:
+        os.symlink(REPO / ".venv-brainscore", workflow_copy / ".venv-brainscore")
+    else:  # without brainscore-vision's environment (bash setup.sh --brainscore) the preset skips Brain-Score
+        path = workflow_copy / "config" / "smoke.yaml"
+        config = yaml.safe_load(path.read_text())
+        config["evaluation"]["brainscore"]["benchmarks"] = None
+        path.write_text(yaml.safe_dump(config))
     snakemake(workflow_copy, "--configfile", "config/smoke.yaml", "--cores", "2")
     return workflow_copy
 
@@ -107,6 +117,30 @@ def test_smoke_preset_trains_every_family(smoke_run):
         assert (smoke_run / "results" / "figures" / f"{name}.png").stat().st_size > 1000
     text = json.loads((smoke_run / "results" / "data" / "text" / "web" / "meta.json").read_text())
     assert text["documents"]["train"] + text["documents"]["val"] == 30 and text["tokens"]["val"] > 0
+
+
+def test_smoke_preset_runs_the_brain_and_lora_analyses(smoke_run):
+    tables, figures = smoke_run / "results" / "tables", smoke_run / "results" / "figures"
+    ssim = pd.read_csv(tables / "selectivity_ssim.csv")
+    assert set(ssim.weights) == {"trained", "untrained"} and set(ssim.tau[ssim.weights == "trained"]) == {0.0, 5.0}
+    assert {"face_body", "face_place", "size_animacy"} <= set(ssim.pair)
+    maps = pd.read_csv(tables / "selectivity_maps.csv")
+    assert {"faces", "bodies", "places", "animacy", "size"} <= set(maps.contrast) and maps.t.notna().all()
+    voxels = pd.read_csv(tables / "unit_voxel.csv")
+    assert set(voxels.metric) >= {"r_raw", "ceiling", "r_normalised"} and len(voxels.model.unique()) == 3
+    windows = pd.read_csv(tables / "integration_window_curves.csv")
+    assert sorted(windows.delta.unique()) == list(range(21)) and set(windows.model) == {"gpt_neo", "nanogpt"}
+    assert (windows.query("delta == 0").theta == 1).all()
+    deltas = pd.read_csv(tables / "lora_deltas.csv")
+    assert set(deltas.dataset) == {"shakespeare", "python_code"} and set(deltas["rank"]) == {2}
+    assert deltas.delta.to_numpy() == pytest.approx((deltas.val_loss_before - deltas.val_loss_after).to_numpy())
+    if HAS_BRAINSCORE:
+        regions = pd.read_csv(tables / "brainscore_regions.csv")
+        assert list(regions.columns) == ["model", "tau", "V1", "IT"] and len(regions) == 6
+        assert regions[["V1", "IT"]].abs().le(1).all().all()
+    for name in ("fig5a_selectivity_maps", "fig5b_integration_windows", "fig8_integration_windows_all_layers",
+                 "fig11_lora_curves", "fig12_lora_deltas"):
+        assert (figures / f"{name}.png").stat().st_size > 1000
 
 
 def test_a_killed_training_job_resumes(tmp_path, mirror):
@@ -167,15 +201,18 @@ def test_slurm_profile_plans_the_paper_preset(workflow_copy):
     jobs = planned_jobs(out.stdout)
     # resnet18 taus, the TDANN-placement model, resnet50, ViT, GPT-Neo, NanoGPT, and NanoGPT's 3 token budgets
     assert jobs["train"] == 7 + 1 + 3 + 2 + 5 + 4 + 3 * 4
-    # Wikipedia, FineWeb-Edu, BookCorpus and OpenWebText; the two tokenizer files and BLiMP
-    assert jobs["prepare_text"] == 4 and jobs["fetch"] == 3
+    # Wikipedia, FineWeb-Edu, BookCorpus, OpenWebText, Shakespeare and tiny-codes; the two tokenizer files, BLiMP,
+    # the three stimulus sets, the Brown corpus and Shakespeare (NSD is read in place)
+    assert jobs["prepare_text"] == 6 and jobs["fetch"] == 8
+    assert jobs["lora"] == 3 * 2 and jobs["selectivity"] == 13 + 4  # every vision run, and 4 experiments untrained
     blocks = {}  # rule -> the (resources, command) of its planned jobs
     for block in re.split(r"\n(?=\[[^\]]+\]\nrule )", out.stdout):
         rule = re.search(r"^rule (\w+):", block, re.M)
         resources = re.search(r"^\s+resources: (.*)$", block, re.M)
         if rule and resources:
             blocks.setdefault(rule[1], []).append((resources[1], block))
-    assert all("slurm_partition=CHANGE_ME_gpu" in r for rule in ("train", "blimp") for r, _ in blocks[rule])
+    gpu_rules = ("train", "blimp", "selectivity", "integration_windows", "lora")
+    assert all("slurm_partition=CHANGE_ME_gpu" in r for rule in gpu_rules for r, _ in blocks[rule])
     assert all("slurm_partition=CHANGE_ME_cpu" in r for rule in ("prepare_text", "fig2a") for r, _ in blocks[rule])
     multi = [b for r, b in blocks["train"] if r.endswith("gpu=8")]
     assert len(multi) == 3 + 2 + 5 + 4 + 3 * 4  # ResNet-50, ViT and the language models ask for 8 GPUs

@@ -100,6 +100,18 @@ def lora_delta_table(curves: pd.DataFrame) -> pd.DataFrame:
     return table.assign(delta=table.val_loss_before - table.val_loss_after)
 
 
+BRAIN_REGIONS = ("V1", "V2", "V4", "IT")
+
+
+def region_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Brain-Score in the paper's layout (Tables 1-2): one row per model x tau, a column per region (mean over seeds)."""
+    regions = metrics[metrics.metric.isin(BRAIN_REGIONS)]
+    if regions.empty:
+        raise ValueError(f"the metrics table has none of the regions {BRAIN_REGIONS}; is it a brainscore table?")
+    wide = regions.pivot_table(index=["model", "tau"], columns="metric", values="value", aggfunc="mean")
+    return wide[[r for r in BRAIN_REGIONS if r in wide.columns]].reset_index().rename_axis(columns=None)
+
+
 def wide_metrics(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """One row per model x tau of a metrics table, a column per metric (mean over seeds)."""
     wide = table[table.metric.isin(metrics)].pivot_table(

@@ -6,6 +6,7 @@
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
     python -m toponets.cli.tables correlations --performance top1 --out T.csv METRICS.csv
     python -m toponets.cli.tables lora-deltas --out T.csv LORA_CURVES.csv
+    python -m toponets.cli.tables regions --out T.csv BRAINSCORE_METRICS.csv
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..tables import (
     lora_delta_table,
     metrics_table,
     per_layer_table,
+    region_table,
     training_table,
     wide_metrics,
     write_csv,
@@ -28,9 +30,9 @@ from ..tables import (
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas"])
+    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas", "regions"])
     parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
-                        " (correlations: one metrics table; lora-deltas: one LoRA curves table)")
+                        " (correlations, regions: one metrics table; lora-deltas: one LoRA curves table)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
     parser.add_argument("--performance", default="top1", help="performance metric (correlations)")
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         table = per_layer_table(args.inputs, args.metric)
     elif args.kind == "curves":
         table = curves_table(args.inputs)
+    elif args.kind == "regions":
+        table = region_table(pd.read_csv(args.inputs[0]))
     elif args.kind == "lora-deltas":
         table = lora_delta_table(pd.read_csv(args.inputs[0]))
     else:

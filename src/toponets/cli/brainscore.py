@@ -1,0 +1,147 @@
+"""Brain-Score of a vision checkpoint, per benchmark and per region (METHODS §7; paper Tables 1-2, A.8).
+
+Runs in .venv-brainscore (see toponets.brainscore_model):
+
+    python -m toponets.cli.brainscore --checkpoint C.safetensors --benchmarks local \
+        --allen MIRROR/neural/allen --konkle-fmri MIRROR/neural/occipitoTemp_Multivariate11-Apr-2018.mat \
+        --konkle-stimuli KONKLE_DIR [--konkle-image-type originals] [--image-size 224] [--pls-splits 10] \
+        [--region-layers '{"IT": "layer4.1"}'] --out scores.json
+
+    python -m toponets.cli.brainscore --checkpoint C.safetensors --benchmarks paper --out scores.json
+
+``--benchmarks``: a comma-separated list of benchmark identifiers and the groups ``local`` (the two
+offline benchmarks built from the mirror) and ``paper`` (the public benchmarks of METHODS §7.2; needs
+Brain-Score's servers or a filled ~/.brainio cache), e.g. ``paper,local``. KONKLE_DIR is the extracted
+konkle-animacy-size.tar. ``--image-size`` defaults to a ViT's own input size and to 224 for ResNets.
+``--pls-splits`` sets the cross-validation splits of the local PLS benchmark. ``--region-layers``
+overrides the default region -> layer commitment, region by region (a JSON object). Region means average
+every benchmark scored for the region, so ``paper,local`` mixes them: run ``paper`` alone for the paper's
+tables. Writes ``{"metrics": {region: mean score, benchmark: score}, "regions": {...},
+"benchmarks": {id: {region, score, raw, ceiling}}, "region_layers": {...}, ...}``; a benchmark's score
+is ceiled when its ceiling is known, else raw (ceiling null).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import brainscore_model as bs
+from ..checkpoints import load_checkpoint
+from ..data.neural import load_allen
+from ..models import VISION
+from . import eval_args
+
+
+def benchmark_regions(spec: str) -> dict[str, str]:
+    """Benchmark identifier -> commitment region for a ``--benchmarks`` value (ids, 'local' and 'paper')."""
+    public = {b: region for region, ids in bs.PAPER_BENCHMARKS.items() for b in ids}
+    groups = {"local": dict(bs.LOCAL_BENCHMARKS), "paper": public}
+    known = {**bs.LOCAL_BENCHMARKS, **public}
+    wanted = [b.strip() for b in spec.split(",") if b.strip()]
+    unknown = [b for b in wanted if b not in known and b not in groups]
+    if not wanted or unknown:
+        raise SystemExit(f"--benchmarks: unknown benchmark(s) {unknown or spec!r}; use 'local', 'paper' or some of "
+                         f"{sorted(known)}")
+    regions: dict[str, str] = {}
+    for b in wanted:
+        regions.update(groups.get(b, {b: known.get(b)}))
+    return regions
+
+
+def _json_object(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"IT\": \"layer4\"}}': {err}") from err
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of region -> layer name, got {text!r}")
+    return value
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True, help="vision checkpoint (.safetensors with its .json sidecar)")
+    p.add_argument("--benchmarks", default="local", help="comma-separated benchmark ids and groups 'local', 'paper'")
+    p.add_argument("--allen", help="the mirror's neural/allen folder (for local.Allen_VISp-pls)")
+    p.add_argument("--konkle-fmri", help="occipitoTemp_Multivariate11-Apr-2018.mat (for the local RDM benchmark)")
+    p.add_argument("--konkle-stimuli", help="extracted konkle-animacy-size.tar (for the local RDM benchmark)")
+    p.add_argument("--konkle-image-type", choices=bs.KONKLE_IMAGE_TYPES, default="originals",
+                   help="which fMRI RDMs: responses to the original images or to their texforms")
+    p.add_argument("--image-size", type=eval_args.positive_int, help="model input size in pixels (default: a ViT's "
+                   "own, 224 for ResNets)")
+    p.add_argument("--pls-splits", type=eval_args.positive_int, default=10,
+                   help="cross-validation splits of the local PLS benchmark (Brain-Score's default: 10)")
+    p.add_argument("--region-layers", type=_json_object, default={}, help="JSON region -> layer overrides")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    args = p.parse_args(argv)
+    args.regions = benchmark_regions(args.benchmarks)
+    needs = {bs.ALLEN_BENCHMARK: ["allen"], bs.KONKLE_BENCHMARK: ["konkle_fmri", "konkle_stimuli"]}
+    for benchmark, options in needs.items():
+        for option in options:
+            if benchmark in args.regions and not getattr(args, option):
+                p.error(f"{benchmark} needs --{option.replace('_', '-')}")
+    return args
+
+
+def score(args: argparse.Namespace, candidate, cache_dir: Path) -> dict[str, bs.BenchmarkScore]:
+    scores = {}
+    for benchmark, region in args.regions.items():
+        if benchmark == bs.ALLEN_BENCHMARK:
+            scores[benchmark] = bs.pls_benchmark(candidate, load_allen(args.allen), cache_dir, region, args.pls_splits)
+        elif benchmark == bs.KONKLE_BENCHMARK:
+            rdms = bs.konkle_rdms(args.konkle_fmri, args.konkle_image_type)
+            scores[benchmark] = bs.rdm_benchmark(candidate, rdms, bs.konkle_conditions(args.konkle_stimuli), region)
+        else:
+            scores[benchmark] = bs.public_benchmark(candidate, benchmark, region)
+    return scores
+
+
+def require_brainscore() -> None:
+    """Stop with the fix when this Python lacks brainscore-vision (it lives in its own environment)."""
+    if importlib.util.find_spec("brainscore_vision") is None:
+        raise SystemExit(f"brainscore-vision is not installed for {sys.executable}; run `bash setup.sh --brainscore` "
+                         "(the workflow then runs Brain-Score in .venv-brainscore) or use envs/brainscore.yaml")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    require_brainscore()
+    start = time.perf_counter()
+    model, meta = load_checkpoint(args.checkpoint)
+    family = meta["model"]["family"]
+    if family not in VISION:
+        raise SystemExit(f"{args.checkpoint} is a '{family}' checkpoint; Brain-Score needs one of {VISION}")
+    native = meta["model"]["options"].get("image_size")  # a ViT takes only its own input size
+    image_size = args.image_size or native or 224
+    if native and image_size != native:
+        raise SystemExit(f"--image-size {image_size}: this {family} checkpoint takes {native}x{native} images only")
+    commitment = bs.region_layers(family, model, args.region_layers)
+    identifier = "toponets-" + "-".join(Path(args.checkpoint).with_suffix("").parts[-3:])
+    candidate = bs.brain_model(model, identifier, commitment, image_size)
+    with tempfile.TemporaryDirectory(prefix="toponets-brainscore-") as cache_dir:
+        scores = score(args, candidate, Path(cache_dir))
+    regions = bs.region_means(scores)
+    report = {
+        "metrics": {**regions, **{b: eval_args.number(s.score) for b, s in scores.items()}},
+        "regions": regions,
+        "benchmarks": {b: {"region": s.region, "score": eval_args.number(s.score), "raw": eval_args.number(s.raw),
+                           "ceiling": None if s.ceiling is None else eval_args.number(s.ceiling)}
+                       for b, s in scores.items()},
+        "region_layers": commitment,
+        "image_size": image_size,
+        "pls_splits": args.pls_splits,
+        "konkle_image_type": args.konkle_image_type,
+        "checkpoint": str(args.checkpoint),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    eval_args.write_json(args.out, report)
+
+
+if __name__ == "__main__":
+    main()
