@@ -1,5 +1,6 @@
 # Helpers only: config validation, the experiment table, paths, code triggers, wildcard constraints.
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -60,9 +61,24 @@ def spec_json(w):
     return json.dumps(run_of(w).spec, sort_keys=True)
 
 
+def analysis_of(pattern):
+    """The analysis (`experiments[].evaluate` name) of an evaluation output pattern, or None for other paths."""
+    match = re.match(r"results/eval/([^/]+)/", pattern)
+    if not match:
+        return None
+    folder = match[1]
+    for prefix, analysis in (("lora-", "lora"), ("selectivity", "selectivity"), ("integration_", "integration_windows")):
+        if folder.startswith(prefix):
+            return analysis
+    return folder
+
+
 def per_run(pattern, selected):
-    """`pattern` filled in for each run (fields model, tau, seed)."""
-    return [pattern.format(model=r.model, tau=r.tau_label, seed=r.seed) for r in selected]
+    """`pattern` filled in for each run (fields model, tau, seed); evaluation outputs only for the runs
+    whose experiment evaluates that analysis (experiments[].evaluate)."""
+    analysis = analysis_of(pattern)
+    return [pattern.format(model=r.model, tau=r.tau_label, seed=r.seed) for r in selected
+            if analysis is None or r.evaluated_by(analysis)]
 
 
 def rule_resources(group):

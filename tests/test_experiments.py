@@ -134,7 +134,7 @@ def test_language_experiments_need_a_known_corpus_and_the_tokenizer():
     nanogpt = next(e for e in config["experiments"] if e["family"] == "nanogpt")
     assert find_run(config, nanogpt["name"], "0", 0).spec["corpus"] == nanogpt["corpus"]
     nanogpt["corpus"] = "novels"
-    with pytest.raises(ValueError, match=r"corpus: 'novels' is not a corpus of data.corpora \(\['books', 'web', 'wikipedia'\]\)"):
+    with pytest.raises(ValueError, match=r"corpus: 'novels' is not a corpus of data.corpora \(\['books', 'python_code', 'shakespeare', 'web', 'wikipedia'\]\)"):
         check_config(config)
     config = load("config/smoke.yaml")
     del config["data"]["tokenizer"]
@@ -156,11 +156,23 @@ def test_schema_ties_corpus_to_language_families():
 
 def test_data_sources_list_every_file_by_dataset():
     sources = data_sources(load("config.yaml"))
-    assert sorted(sources) == ["allen", "blimp", "brown", "corpus-books", "corpus-web", "corpus-wikipedia", "images",
-                               "konkle_fmri", "stimuli-animacy_size", "stimuli-floc", "stimuli-realworld_size",
+    assert sorted(sources) == ["allen", "blimp", "brown", "corpus-books", "corpus-python_code", "corpus-shakespeare",
+                               "corpus-web", "corpus-wikipedia", "images", "konkle_fmri", "stimuli-animacy_size", "stimuli-floc", "stimuli-realworld_size",
                                "tokenizer"]
     assert [s["mirror_path"] for s in sources["stimuli-floc"]] == ["stimuli/floc.tar"]
     assert len(sources["allen"]) == 4
     assert [s["mirror_path"] for s in sources["tokenizer"]] == ["tokenizer/gpt2/vocab.json", "tokenizer/gpt2/merges.txt"]
     assert [s["mirror_path"] for s in sources["corpus-web"]] == ["text/janeausten.txt", "text/abc.zip"]
     assert data_sources(load("config/paper.yaml"))["corpus-wikipedia"] == []  # Hugging Face streams, no files
+
+
+def test_experiments_can_limit_the_analyses_of_their_checkpoints():
+    config = load("config.yaml")
+    by_model = {r.model: r for r in runs(config)}
+    assert by_model["nanogpt_16k"].evaluate == ("lm_loss", "blimp")
+    assert by_model["nanogpt_16k"].evaluated_by("blimp") and not by_model["nanogpt_16k"].evaluated_by("smoothness")
+    assert by_model["nanogpt"].evaluate is None and by_model["nanogpt"].evaluated_by("smoothness")
+    assert "evaluate" not in by_model["nanogpt_16k"].spec  # not part of training: changing it retrains nothing
+    config["experiments"][0]["evaluate"] = ["smoothnes"]
+    with pytest.raises(WorkflowError, match="smoothnes"):
+        validate(config, SCHEMA, set_default=True)

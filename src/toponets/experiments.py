@@ -29,6 +29,10 @@ class Run:
     tau: float
     seed: int
     spec: dict[str, Any]
+    evaluate: tuple[str, ...] | None = None  # the analyses run on its checkpoint; None = all
+
+    def evaluated_by(self, analysis: str) -> bool:
+        return self.evaluate is None or analysis in self.evaluate
 
     @property
     def tau_label(self) -> str:
@@ -63,7 +67,8 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
 def runs(config: dict[str, Any]) -> list[Run]:
     """Every (experiment, tau, seed) of the config, in config order."""
     return [
-        Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed))
+        Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed),
+            tuple(exp["evaluate"]) if exp.get("evaluate") is not None else None)
         for exp in config["experiments"]
         for tau in exp["taus"]
         for seed in config["seeds"]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.spatial.distance import pdist
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class Sheet:
 
     def pairwise_distances(self) -> np.ndarray:
         """Condensed Euclidean distances between all unit pairs (scipy `pdist` order)."""
+        from scipy.spatial.distance import pdist  # scipy.spatial costs ~1 s to import; most jobs never need it
+
         return pdist(self.positions().astype(np.float64))
 
     def to_map(self, values: np.ndarray) -> np.ndarray:
