@@ -177,20 +177,6 @@ use rule fig5b as fig8 with:
         "results/benchmarks/figures/fig8.tsv"
 
 
-def selectivity_runs():
-    """The vision runs whose selectivity maps are computed (evaluation.selectivity.experiments, null = all)."""
-    chosen = config["evaluation"]["selectivity"]["experiments"]
-    return [r for r in VISION_RUNS if chosen is None or r.model in chosen]
-
-
-def untrained_runs():
-    """One run per selected experiment and seed (its first tau), whose architecture is drawn untrained."""
-    first = {}
-    for r in selectivity_runs():
-        first.setdefault((r.model, r.seed), r)
-    return list(first.values())
-
-
 rule selectivity:
     input:
         checkpoint=CHECKPOINT,
@@ -266,30 +252,6 @@ rule fig5a:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.figure fig5a --table {input.tables} --models {params.model} --out {output} > {log} 2>&1"
-
-
-def brainscore_inputs(w):
-    """The local benchmarks' data (Allen V1, Konkle-lab fMRI and stimuli); the public ones are downloaded by Brain-Score."""
-    if "local" not in config["evaluation"]["brainscore"]["benchmarks"].split(","):
-        return {}
-    return {
-        "allen": sources_input("allen")(w),
-        "konkle_fmri": sources_input("konkle_fmri")(w),
-        "konkle_stimuli": "results/data/stimuli/animacy_size",
-    }
-
-
-def brainscore_args(w, input):
-    cfg = config["evaluation"]["brainscore"]
-    args = [f"--benchmarks {cfg['benchmarks']}", f"--pls-splits {cfg['pls_splits']}"]
-    if "allen" in input.keys():
-        args += [f"--allen {Path(input.allen[0]).parent}", f"--konkle-fmri {input.konkle_fmri}",
-                 f"--konkle-stimuli {input.konkle_stimuli}", f"--konkle-image-type {cfg['konkle_image_type']}"]
-    if cfg["image_size"]:
-        args.append(f"--image-size {cfg['image_size']}")
-    if cfg["region_layers"]:
-        args.append(f"--region-layers '{json.dumps(cfg['region_layers'])}'")
-    return " ".join(args)
 
 
 rule brainscore:

@@ -279,6 +279,59 @@ def neural_args(w, input):
     return " ".join(f"nsd:{nsd['root']},subject={s},roi={nsd['roi']}" for s in nsd["subjects"])
 
 
+def selectivity_runs():
+    """The vision runs whose selectivity maps are computed (evaluation.selectivity.experiments, null = all)."""
+    chosen = config["evaluation"]["selectivity"]["experiments"]
+    return [r for r in VISION_RUNS if chosen is None or r.model in chosen]
+
+
+def untrained_runs():
+    """One run per selected experiment and seed (its first tau), whose architecture is drawn untrained."""
+    first = {}
+    for r in selectivity_runs():
+        first.setdefault((r.model, r.seed), r)
+    return list(first.values())
+
+
+def brainscore_inputs(w):
+    """The local benchmarks' data (Allen V1, Konkle-lab fMRI and stimuli); the public ones are downloaded by Brain-Score."""
+    if "local" not in config["evaluation"]["brainscore"]["benchmarks"].split(","):
+        return {}
+    return {
+        "allen": sources_input("allen")(w),
+        "konkle_fmri": sources_input("konkle_fmri")(w),
+        "konkle_stimuli": "results/data/stimuli/animacy_size",
+    }
+
+
+def brainscore_args(w, input):
+    cfg = config["evaluation"]["brainscore"]
+    args = [f"--benchmarks {cfg['benchmarks']}", f"--pls-splits {cfg['pls_splits']}"]
+    if "allen" in input.keys():
+        args += [f"--allen {Path(input.allen[0]).parent}", f"--konkle-fmri {input.konkle_fmri}",
+                 f"--konkle-stimuli {input.konkle_stimuli}", f"--konkle-image-type {cfg['konkle_image_type']}"]
+    if cfg["image_size"]:
+        args.append(f"--image-size {cfg['image_size']}")
+    if cfg["region_layers"]:
+        args.append(f"--region-layers '{json.dumps(cfg['region_layers'])}'")
+    return " ".join(args)
+
+
+LORA = config["evaluation"]["lora"]
+
+
+def lora_runs():
+    """The language runs that are fine-tuned: evaluation.lora.experiments, at evaluation.lora.taus (null = all)."""
+    taus = None if LORA["taus"] is None else {float(t) for t in LORA["taus"]}
+    return [r for r in LANGUAGE_RUNS if r.model in LORA["experiments"] and (taus is None or r.tau in taus)]
+
+
+def lora_outputs(ext):
+    """One output per fine-tuning corpus and run: results/eval/lora-<corpus>/<model>/tau<tau>/seed<seed>.<ext>."""
+    return [path for corpus in LORA["corpora"]
+            for path in per_run(f"results/eval/lora-{corpus}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", lora_runs())]
+
+
 def figure_outputs(name):
     return [f"results/figures/{name}.{fmt}" for fmt in config["figures"]["formats"]]
 

@@ -1,17 +1,4 @@
 # LoRA fine-tuning of trained language models (appendix A.11): Figures 11 and 12.
-LORA = config["evaluation"]["lora"]
-
-
-def lora_runs():
-    """The language runs that are fine-tuned: evaluation.lora.experiments, at evaluation.lora.taus (null = all)."""
-    taus = None if LORA["taus"] is None else {float(t) for t in LORA["taus"]}
-    return [r for r in LANGUAGE_RUNS if r.model in LORA["experiments"] and (taus is None or r.tau in taus)]
-
-
-def lora_outputs(ext):
-    """One output per fine-tuning corpus and run: results/eval/lora-<corpus>/<model>/tau<tau>/seed<seed>.<ext>."""
-    return [path for corpus in LORA["corpora"]
-            for path in per_run(f"results/eval/lora-{corpus}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", lora_runs())]
 
 
 rule lora:

@@ -127,7 +127,7 @@ def test_smoke_preset_runs_the_brain_and_lora_analyses(smoke_run):
     maps = pd.read_csv(tables / "selectivity_maps.csv")
     assert {"faces", "bodies", "places", "animacy", "size"} <= set(maps.contrast) and maps.t.notna().all()
     voxels = pd.read_csv(tables / "unit_voxel.csv")
-    assert set(voxels.metric) >= {"r_raw", "ceiling", "r_normalised"} and len(voxels.model.unique()) == 3
+    assert set(voxels.metric) >= {"r_raw", "ceiling", "r_normalised"} and set(voxels.model) == {"resnet18"}
     windows = pd.read_csv(tables / "integration_window_curves.csv")
     assert sorted(windows.delta.unique()) == list(range(21)) and set(windows.model) == {"gpt_neo", "nanogpt"}
     assert (windows.query("delta == 0").theta == 1).all()
@@ -136,7 +136,7 @@ def test_smoke_preset_runs_the_brain_and_lora_analyses(smoke_run):
     assert deltas.delta.to_numpy() == pytest.approx((deltas.val_loss_before - deltas.val_loss_after).to_numpy())
     if HAS_BRAINSCORE:
         regions = pd.read_csv(tables / "brainscore_regions.csv")
-        assert list(regions.columns) == ["model", "tau", "V1", "IT"] and len(regions) == 6
+        assert list(regions.columns) == ["model", "tau", "V1", "IT"] and len(regions) == 2
         assert regions[["V1", "IT"]].abs().le(1).all().all()
     for name in ("fig5a_selectivity_maps", "fig5b_integration_windows", "fig8_integration_windows_all_layers",
                  "fig11_lora_curves", "fig12_lora_deltas"):
@@ -196,8 +196,9 @@ def test_lint_is_clean(workflow_copy):
     assert "Lints for" not in result.stdout + result.stderr
 
 
-def test_slurm_profile_plans_the_paper_preset(workflow_copy):
-    out = snakemake(workflow_copy, "--profile", "profiles/slurm", "--configfile", "config/paper.yaml", "-n")
+def test_slurm_profile_plans_the_paper_preset(tmp_path, mirror):
+    fresh = copy_workflow(tmp_path / "workflow")  # nothing fetched yet: the plan does not depend on other tests
+    out = snakemake(fresh, "--profile", "profiles/slurm", "--configfile", "config/paper.yaml", "-n")
     jobs = planned_jobs(out.stdout)
     # resnet18 taus, the TDANN-placement model, resnet50, ViT, GPT-Neo, NanoGPT, and NanoGPT's 3 token budgets
     assert jobs["train"] == 7 + 1 + 3 + 2 + 5 + 4 + 3 * 4

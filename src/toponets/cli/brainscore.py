@@ -111,7 +111,6 @@ def require_brainscore() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    require_brainscore()
     start = time.perf_counter()
     model, meta = load_checkpoint(args.checkpoint)
     family = meta["model"]["family"]
@@ -121,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     image_size = args.image_size or native or 224
     if native and image_size != native:
         raise SystemExit(f"--image-size {image_size}: this {family} checkpoint takes {native}x{native} images only")
+    require_brainscore()
     commitment = bs.region_layers(family, model, args.region_layers)
     identifier = "toponets-" + "-".join(Path(args.checkpoint).with_suffix("").parts[-3:])
     candidate = bs.brain_model(model, identifier, commitment, image_size)
