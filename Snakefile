@@ -21,6 +21,11 @@ include: "rules/evaluate.smk"
 include: "rules/figures.smk"
 include: "rules/brain.smk"
 include: "rules/lora.smk"
+include: "rules/report.smk"
+
+
+# snakemake --report results/report.html: every figure and table, each beside the paper's numbers
+report: "report/workflow.rst"
 
 
 rule all:

@@ -54,7 +54,7 @@ rule table_unit_voxel:
         evals=per_run("results/eval/unit_voxel/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
         code=code("cli/tables.py", "tables.py"),
     output:
-        "results/tables/unit_voxel.csv",
+        reported("results/tables/unit_voxel.csv", "unit_voxel", "unit_voxel"),
     log:
         "results/logs/tables/unit_voxel.log",
     benchmark:
@@ -151,7 +151,7 @@ rule fig5b:
         table="results/tables/integration_window_units.csv",
         code=code("cli/figure.py", "figures/fig5b.py", "figures/style.py"),
     output:
-        figure_outputs("fig5b_integration_windows"),
+        reported_figure("fig5b_integration_windows"),
     params:
         figure="fig5b",
     log:
@@ -168,7 +168,7 @@ rule fig5b:
 
 use rule fig5b as fig8 with:
     output:
-        figure_outputs("fig8_integration_windows_all_layers"),
+        reported_figure("fig8_integration_windows_all_layers"),
     params:
         figure="fig8",
     log:
@@ -239,7 +239,7 @@ rule fig5a:
         tables=["results/tables/selectivity_maps.csv", "results/tables/selectivity_ssim.csv"],
         code=code("cli/figure.py", "figures/fig5a.py", "figures/style.py"),
     output:
-        figure_outputs("fig5a_selectivity_maps"),
+        reported_figure("fig5a_selectivity_maps"),
     params:
         model=lambda w: selectivity_runs()[0].model,  # the paper shows ResNet-18
     log:
@@ -283,7 +283,7 @@ rule table_brainscore:
         code=code("cli/tables.py", "tables.py"),
     output:
         metrics="results/tables/brainscore.csv",
-        regions="results/tables/brainscore_regions.csv",
+        regions=reported("results/tables/brainscore_regions.csv", "brainscore_regions", "table"),
     log:
         "results/logs/tables/brainscore.log",
     benchmark:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(SRC))
 shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
 from toponets.data.sources import filename as source_filename  # noqa: E402
-from toponets.experiments import check_config, data_sources, find_run, missing_paths, runs  # noqa: E402
+from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 try:
@@ -46,6 +46,7 @@ def code(*modules):
 RUNS = runs(config)
 VISION_RUNS = [r for r in RUNS if r.kind == "vision"]
 LANGUAGE_RUNS = [r for r in RUNS if r.kind == "language"]
+TRAINED_RUNS = [r for r in RUNS if not r.published]
 DATA_SOURCES = data_sources(config)
 
 
@@ -55,6 +56,22 @@ def run_of(w):
 
 def run_dir(w):
     return f"results/train/{w.model}/tau{w.tau}/seed{w.seed}"
+
+
+def checkpoint_of(w):
+    """A run's checkpoint: trained here (results/train/), or imported from the authors' file (results/published/)."""
+    stage = "published" if run_of(w).published else "train"
+    return f"results/{stage}/{w.model}/tau{w.tau}/seed{w.seed}/model.safetensors"
+
+
+def published_weights(w):
+    """The authors' file of a published run: the user's path, or where `fetch` puts its download."""
+    run = run_of(w)
+    if not run.published:
+        raise WorkflowError(f"{w.model} tau {w.tau} is trained here, not imported (published_checkpoints, experiments[].checkpoints)")
+    dataset = checkpoint_dataset(run)
+    return sources_input(dataset)(w)
+
 
 
 def spec_json(w):
@@ -336,9 +353,32 @@ def figure_outputs(name):
     return [f"results/figures/{name}.{fmt}" for fmt in config["figures"]["formats"]]
 
 
+REPORT = Path(workflow.basedir) / "report"
+
+
+def report_category(item):
+    """The report category of a paper item: "Figure 02" (zero-padded, so categories sort in paper order),
+    "Tables 1-2" (Brain-Score) or "Unit-to-voxel"."""
+    number = re.match(r"(?:fig|figure_)(\d+)", item)
+    if number:
+        return f"Figure {int(number[1]):02d}"
+    return "Tables 1-2" if item.startswith("table") else "Unit-to-voxel"
+
+
+def reported(path, caption, item):
+    """`path` marked for the report with caption report/captions/<caption>.rst in `item`'s category."""
+    return report(path, caption=str(REPORT / "captions" / f"{caption}.rst"), category=report_category(item))
+
+
+def reported_figure(name):
+    """A figure's outputs; the first format (PNG in the presets) goes into the report under its paper figure."""
+    first, *rest = figure_outputs(name)
+    return [reported(first, name, name), *rest]
+
+
 def all_targets():
     """Every table and figure the implemented stages produce for this config."""
-    targets = ["results/tables/training.csv"]
+    targets = ["results/tables/training.csv"] if TRAINED_RUNS else []
     if VISION_RUNS:
         targets += [
             "results/tables/vision_metrics.csv",
@@ -354,7 +394,7 @@ def all_targets():
     if VISION_RUNS and config["evaluation"]["unit_voxel"]["neural"]:
         targets.append("results/tables/unit_voxel.csv")
     if VISION_RUNS and config["evaluation"]["brainscore"]["benchmarks"]:
-        targets.append("results/tables/brainscore_regions.csv")
+        targets += ["results/tables/brainscore.csv", "results/tables/brainscore_regions.csv"]
     if VISION_RUNS and "stimuli" in config["data"]:
         targets += ["results/tables/selectivity_ssim.csv", *figure_outputs("fig5a_selectivity_maps")]
     if LANGUAGE_RUNS:
@@ -373,14 +413,24 @@ def all_targets():
         families = {r.family for r in LANGUAGE_RUNS}
         targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in families else []
         targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in families else []
-        targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in families else []
+        # BLiMP against training tokens: trained runs only (a published checkpoint has no training log)
+        trained = {r.family for r in LANGUAGE_RUNS if not r.published}
+        targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in trained else []
         if config["evaluation"]["lora"]["experiments"]:
-            targets += [*figure_outputs("fig11_lora_curves"), *figure_outputs("fig12_lora_deltas")]
+            targets += ["results/tables/lora_deltas.csv", *figure_outputs("fig11_lora_curves"),
+                        *figure_outputs("fig12_lora_deltas")]
         if "brown" in config["data"]:
             targets += [
                 "results/tables/integration_windows.csv",
+                "results/tables/integration_window_units.csv",
                 "results/tables/integration_window_curves.csv",
                 *figure_outputs("fig5b_integration_windows"),
                 *figure_outputs("fig8_integration_windows_all_layers"),
             ]
+    targets += ["results/tables/paper_vs_run.csv", "results/report/paper_vs_run"]
     return list(dict.fromkeys(targets))
+
+
+def all_tables():
+    """The tidy tables this config produces (the paper comparison reads them all)."""
+    return [t for t in all_targets() if t.startswith("results/tables/")]

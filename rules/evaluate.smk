@@ -1,5 +1,5 @@
 # Evaluation of every checkpoint: results/eval/<analysis>/<model>/tau<tau>/seed<seed>.<ext>
-CHECKPOINT = "results/train/{model}/tau{tau}/seed{seed}/model.safetensors"
+CHECKPOINT = checkpoint_of  # results/train/... or, for the authors' checkpoints, results/published/...
 EVAL = "results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}"
 
 

@@ -1,7 +1,7 @@
 # Tidy tables (results/tables) and the paper's figures (results/figures) built only from them.
 rule table_training:
     input:
-        logs=per_run("results/train/{model}/tau{tau}/seed{seed}/metrics.jsonl", RUNS),
+        logs=per_run("results/train/{model}/tau{tau}/seed{seed}/metrics.jsonl", TRAINED_RUNS),
         code=code("cli/tables.py", "tables.py"),
     output:
         "results/tables/training.csv",
@@ -80,7 +80,7 @@ rule fig2a:
         table="results/tables/vision_metrics.csv",
         code=code("cli/figure.py", "figures/fig2a.py", "figures/style.py"),
     output:
-        figure_outputs("fig2a_topography_vs_accuracy"),
+        reported_figure("fig2a_topography_vs_accuracy"),
     log:
         "results/logs/figures/fig2a.log",
     benchmark:
@@ -99,7 +99,7 @@ rule fig7:
         table="results/tables/smoothness_curves.csv",
         code=code("cli/figure.py", "figures/fig7.py", "figures/style.py"),
     output:
-        figure_outputs("fig7_correlation_vs_distance"),
+        reported_figure("fig7_correlation_vs_distance"),
     log:
         "results/logs/figures/fig7.log",
     benchmark:
@@ -153,7 +153,7 @@ rule fig3:
         table="results/tables/vision_metrics.csv",
         code=code("cli/figure.py", "figures/fig3.py", "figures/style.py", "analysis/statistics.py"),
     output:
-        figure_outputs("fig3_dimensionality"),
+        reported_figure("fig3_dimensionality"),
     log:
         "results/logs/figures/fig3.log",
     benchmark:
@@ -171,7 +171,7 @@ rule fig4a:
         table="results/tables/pruning_curves.csv",
         code=code("cli/figure.py", "figures/fig4a.py", "figures/style.py"),
     output:
-        figure_outputs("fig4a_pruning"),
+        reported_figure("fig4a_pruning"),
     log:
         "results/logs/figures/fig4a.log",
     benchmark:
@@ -265,7 +265,7 @@ rule fig2b:
         table="results/tables/language_metrics.csv",
         code=code("cli/figure.py", "figures/fig2a.py", "figures/style.py"),
     output:
-        figure_outputs("fig2b_topography_vs_blimp"),
+        reported_figure("fig2b_topography_vs_blimp"),
     log:
         "results/logs/figures/fig2b.log",
     benchmark:
@@ -283,7 +283,7 @@ rule fig4b:
         table="results/tables/downsampling_curves.csv",
         code=code("cli/figure.py", "figures/fig4b.py", "figures/style.py"),
     output:
-        figure_outputs("fig4b_downsampling_gpt_neo"),
+        reported_figure("fig4b_downsampling_gpt_neo"),
     params:
         models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "gpt_neo"})),
     log:
@@ -303,7 +303,7 @@ rule fig9:
         table="results/tables/language_metrics.csv",
         code=code("cli/figure.py", "figures/fig3.py", "analysis/statistics.py", "figures/style.py"),
     output:
-        figure_outputs("fig9_dimensionality_vs_perplexity"),
+        reported_figure("fig9_dimensionality_vs_perplexity"),
     log:
         "results/logs/figures/fig9.log",
     benchmark:
@@ -321,7 +321,7 @@ rule fig10:
         table="results/tables/downsampling_curves.csv",
         code=code("cli/figure.py", "figures/fig4b.py", "figures/style.py"),
     output:
-        figure_outputs("fig10_downsampling_nanogpt"),
+        reported_figure("fig10_downsampling_nanogpt"),
     params:
         models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "nanogpt"})),
     log:
@@ -341,7 +341,7 @@ rule fig6:
         tables=["results/tables/training.csv", "results/tables/language_metrics.csv"],
         code=code("cli/figure.py", "figures/fig6.py", "figures/style.py"),
     output:
-        figure_outputs("fig6_tokens_vs_blimp"),
+        reported_figure("fig6_tokens_vs_blimp"),
     params:
         models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "nanogpt"})),
     log:

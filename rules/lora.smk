@@ -70,7 +70,7 @@ rule fig11:
         table="results/tables/lora_curves.csv",
         code=code("cli/figure.py", "figures/fig11.py", "figures/style.py"),
     output:
-        figure_outputs("fig11_lora_curves"),
+        reported_figure("fig11_lora_curves"),
     params:
         figure="fig11",
     log:
@@ -90,7 +90,7 @@ use rule fig11 as fig12 with:
         table="results/tables/lora_deltas.csv",
         code=code("cli/figure.py", "figures/fig12.py", "figures/style.py"),
     output:
-        figure_outputs("fig12_lora_deltas"),
+        reported_figure("fig12_lora_deltas"),
     params:
         figure="fig12",
     log:

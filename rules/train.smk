@@ -32,3 +32,27 @@ rule train:
         "--out {output.checkpoint} --metrics {params.resume}/metrics.jsonl --state {params.resume}/state.pt "
         "--device {params.device} --threads {threads} > {log} 2>&1 "
         "&& cp {params.resume}/metrics.jsonl {output.metrics} && rm -r {params.resume}"
+
+
+# The authors' released checkpoints (published_checkpoints: true, experiments[].checkpoints) stand in for
+# training: each is converted once to our checkpoint format, and every evaluation reads it from here.
+rule import_checkpoint:
+    input:
+        weights=published_weights,
+        code=code("cli/import_checkpoint.py", "cli/training.py", "checkpoints.py", "models/__init__.py"),
+    output:
+        checkpoint="results/published/{model}/tau{tau}/seed{seed}/model.safetensors",
+        meta="results/published/{model}/tau{tau}/seed{seed}/model.json",
+    params:
+        spec=spec_json,
+    log:
+        "results/logs/import_checkpoint/{model}/tau{tau}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/import_checkpoint/{model}/tau{tau}/seed{seed}.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.import_checkpoint --weights {input.weights} --spec {params.spec:q} "
+        "--out {output.checkpoint} > {log} 2>&1"

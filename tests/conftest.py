@@ -1,6 +1,11 @@
-"""Shared test helpers: the repository root, the data mirror, a tiny checkpoint and image folder."""
+"""Shared test helpers: the repository root, the data mirror, a tiny checkpoint and image folder, and
+running a copy of the workflow."""
 
 import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,4 +52,35 @@ def tiny_image_folder(root, classes: int = 3, per_class: int = 3):
         for i in range(per_class):
             pixels = rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "rules", "schemas", "envs", "profiles", "src"]
+
+
+def snakemake(workdir, *args, check=True):
+    """Run Snakemake on the workflow copy `workdir` with the data mirror; fail with its output unless `check` is off."""
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), *args]
+    env = {**os.environ, "TOPONETS_MIRROR": str(mirror_path())}
+    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts from the 'Job stats' table of a dry run."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def copy_workflow(root):
+    """A copy of the workflow's files at `root`, so that runs and simulated edits never touch this checkout."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, root / name)
     return root

@@ -70,7 +70,7 @@ def test_authors_resnet_state_dict_loads(tmp_path):
     state = model.state_dict()
     assert "layer2.0.conv1.conv.weight" in state  # the released keys carry BlurPool's .conv
     torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "all_topo_tau_10.0.pt")
-    loaded = load_authors_checkpoint(tmp_path / "all_topo_tau_10.0.pt", "resnet18")
+    loaded, _ = load_authors_checkpoint(tmp_path / "all_topo_tau_10.0.pt", "resnet18")
     assert _same_outputs(model, loaded, torch.randn(1, 3, 64, 64))
 
 
@@ -79,7 +79,7 @@ def test_authors_nanogpt_checkpoint_loads_with_its_model_args(tmp_path):
     model = build("nanogpt", **NANO)
     state = {f"_orig_mod.{k}": v for k, v in model.state_dict().items()}
     torch.save({"model": state, "model_args": model.model_args(), "iter_num": 10}, tmp_path / "tau_50.0.pt")
-    loaded = load_authors_checkpoint(tmp_path / "tau_50.0.pt", "nanogpt")
+    loaded, _ = load_authors_checkpoint(tmp_path / "tau_50.0.pt", "nanogpt")
     assert loaded.config.n_embd == 32
     assert _same_outputs(model, loaded, torch.randint(0, 64, (1, 8)))
 
@@ -88,7 +88,7 @@ def test_authors_vit_checkpoint_loads(tmp_path):
     opts = dict(image_size=32, patch_size=16, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=3)
     model = build("vit_b_32", **opts)
     torch.save({"model": model.state_dict(), "epoch": 299}, tmp_path / "tau_10.0.pt")
-    loaded = load_authors_checkpoint(tmp_path / "tau_10.0.pt", "vit_b_32", **opts)
+    loaded, _ = load_authors_checkpoint(tmp_path / "tau_10.0.pt", "vit_b_32", **opts)
     assert _same_outputs(model, loaded, torch.randn(1, 3, 32, 32))
 
 

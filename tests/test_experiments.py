@@ -171,7 +171,8 @@ def test_experiments_can_limit_the_analyses_of_their_checkpoints():
     by_model = {r.model: r for r in runs(config)}
     assert by_model["nanogpt_16k"].evaluate == ("lm_loss", "blimp")
     assert by_model["nanogpt_16k"].evaluated_by("blimp") and not by_model["nanogpt_16k"].evaluated_by("smoothness")
-    assert by_model["nanogpt"].evaluate is None and by_model["nanogpt"].evaluated_by("smoothness")
+    assert by_model["gpt_neo"].evaluate is None and by_model["gpt_neo"].evaluated_by("integration_windows")
+    assert by_model["nanogpt"].evaluated_by("smoothness") and not by_model["nanogpt"].evaluated_by("pruning")
     assert "evaluate" not in by_model["nanogpt_16k"].spec  # not part of training: changing it retrains nothing
     config["experiments"][0]["evaluate"] = ["smoothnes"]
     with pytest.raises(WorkflowError, match="smoothnes"):

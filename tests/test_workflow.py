@@ -7,7 +7,6 @@ edits never touch this checkout's results or sources.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,36 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, mirror_path
-
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "rules", "schemas", "envs", "profiles", "src"]
-
-
-def snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), *args]
-    env = {**os.environ, "TOPONETS_MIRROR": str(mirror_path())}
-    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
-    if check and result.returncode:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Job counts from the 'Job stats' table of a dry run."""
-    table = output.split("Job stats:")[1].split("total")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
-def copy_workflow(root):
-    root.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, root / name)
-    return root
-
+from conftest import REPO, copy_workflow, mirror_path, planned_jobs, snakemake
 
 @pytest.fixture(scope="module")
 def workflow_copy(tmp_path_factory, mirror):
@@ -174,6 +144,18 @@ def test_a_killed_training_job_resumes(tmp_path, mirror):
     assert steps == list(range(1, 401))
 
 
+def test_report_shows_every_paper_item_beside_the_papers_numbers(smoke_run):
+    snakemake(smoke_run, "--configfile", "config/smoke.yaml", "--report", "results/report.html")
+    html = (smoke_run / "results" / "report.html").read_text()
+    categories = [f"Figure {n:02d}" for n in range(1, 13)] + ["Tables 1-2", "Unit-to-voxel", "Paper vs this run"]
+    assert [c for c in categories if c not in html] == []
+    assert [p.name for p in (smoke_run / "results" / "figures").glob("*.png") if p.name not in html] == []
+    assert "TDANN 0.6932" in html  # Table 1's caption carries the paper's numbers
+    comparison = pd.read_csv(smoke_run / "results" / "tables" / "paper_vs_run.csv")
+    assert comparison["item"].nunique() == 15 and comparison.this_run.notna().all()
+    assert len(list((smoke_run / "results" / "report" / "paper_vs_run").glob("*.csv"))) == 15
+
+
 def test_nothing_reruns_when_nothing_changed(smoke_run):
     out = snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout
     assert "Nothing to be done" in out
@@ -187,6 +169,7 @@ def test_editing_an_analysis_reruns_that_analysis_and_its_figures_only(smoke_run
         "smoothness": 10, "table_vision_metrics": 1, "table_smoothness_layers": 1, "table_smoothness_curves": 1,
         "table_dimensionality_correlations": 1, "fig2a": 1, "fig3": 1, "fig7": 1, "all": 1,
         "table_language_metrics": 1, "table_language_dimensionality_correlations": 1, "fig2b": 1, "fig9": 1, "fig6": 1,
+        "paper_comparison": 1,
     }
 
 

@@ -19,7 +19,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .io import atomic_path
-from .models import build
+from .models import build, topographic_layers
 
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel, torch.compile
 
@@ -96,13 +96,14 @@ def _strip_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_authors_checkpoint(path: str | Path, family: str, **options) -> nn.Module:
-    """A model of `family` with the weights of one of the authors' released ``.pt`` files.
+def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[nn.Module, dict[str, Any]]:
+    """A model of `family` with the weights of one of the authors' released ``.pt`` files, and the
+    builder options that rebuild it.
 
     Formats: a bare ResNet state dict (BlurPool ``.conv`` keys); a torchvision
     reference checkpoint ``{"model": state_dict, ...}`` (ViT); a nanoGPT
     checkpoint ``{"model": state_dict, "model_args": {...}}`` whose args
-    become the builder's options.
+    override the builder's options.
     """
     path = Path(path)
     if not path.exists():
@@ -113,8 +114,8 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> nn.Modu
         raise ValueError(f"{path} is not a weights-only PyTorch checkpoint: {err}") from err
     if not isinstance(blob, dict):
         raise ValueError(f"{path} holds a {type(blob).__name__}, expected a state dict")
-    if "model_args" in blob:
-        options = {**blob["model_args"], **options}
+    if "model_args" in blob:  # the file's own architecture wins over the config's options
+        options = {**options, **blob["model_args"]}
     state = blob.get("model", blob)
     state = {k: v for k, v in _strip_wrappers(state).items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
     model = build(family, **options)
@@ -128,4 +129,16 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> nn.Modu
     missing = [k for k in missing if k not in tied or not (tied & state.keys())]
     if missing or unexpected:
         raise ValueError(f"{misfit}: missing keys {missing[:5]}, unexpected keys {unexpected[:5]}")
-    return model
+    return model, options
+
+
+def import_authors_checkpoint(path: str | Path, out: str | Path, spec: dict[str, Any]) -> None:
+    """Write the authors' checkpoint `path` as our checkpoint `out`, for the run `spec` (experiments.spec_for).
+
+    The sidecar records the run's topographic layers, factor and tau like a trained run's, step 0, and the
+    file it came from, so every evaluation reads it as if it had been trained here.
+    """
+    model, options = load_authors_checkpoint(path, spec["family"], **spec["options"])
+    layers = topographic_layers(model, spec["family"], spec["placement"])
+    save_checkpoint(out, model, spec["family"], options, topographic_layers=layers, factor=spec["factor"],
+                    tau=float(spec["tau"]), step=0, config={**spec, "imported_from": str(path)})

@@ -30,6 +30,7 @@ class Run:
     seed: int
     spec: dict[str, Any]
     evaluate: tuple[str, ...] | None = None  # the analyses run on its checkpoint; None = all
+    published: dict[str, Any] | None = None  # the source of the authors' checkpoint it imports instead of training
 
     def evaluated_by(self, analysis: str) -> bool:
         return self.evaluate is None or analysis in self.evaluate
@@ -64,15 +65,33 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
     return spec
 
 
+def published_source(config: dict[str, Any], experiment: dict[str, Any], tau: float) -> dict[str, Any] | None:
+    """The source of the authors' checkpoint that stands in for training (`experiment`, `tau`), or None.
+
+    Only when `published_checkpoints` is on and the experiment lists a checkpoint for that tau.
+    """
+    if not config.get("published_checkpoints"):
+        return None
+    for entry in experiment.get("checkpoints", []):
+        if tau_label(entry["tau"]) == tau_label(tau):
+            return entry["source"]
+    return None
+
+
 def runs(config: dict[str, Any]) -> list[Run]:
-    """Every (experiment, tau, seed) of the config, in config order."""
-    return [
-        Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed),
-            tuple(exp["evaluate"]) if exp.get("evaluate") is not None else None)
-        for exp in config["experiments"]
-        for tau in exp["taus"]
-        for seed in config["seeds"]
-    ]
+    """Every (experiment, tau, seed) of the config, in config order.
+
+    A published checkpoint is one run, under the first seed of `seeds`, since the authors released one per tau.
+    """
+    grid = []
+    for exp in config["experiments"]:
+        evaluate = tuple(exp["evaluate"]) if exp.get("evaluate") is not None else None
+        for tau in exp["taus"]:
+            published = published_source(config, exp, tau)
+            seeds = config["seeds"][:1] if published else config["seeds"]
+            grid += [Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed), evaluate, published)
+                     for seed in seeds]
+    return grid
 
 
 def find_run(config: dict[str, Any], model: str, tau: str, seed: str | int) -> Run:
@@ -94,6 +113,13 @@ def check_config(config: dict[str, Any]) -> None:
         labels = [tau_label(t) for t in exp["taus"]]
         if len(set(labels)) != len(labels):
             raise ValueError(f"experiments[{exp['name']}].taus: repeated value in {exp['taus']}")
+        published = [tau_label(entry["tau"]) for entry in exp.get("checkpoints", [])]
+        strays = sorted(set(published) - set(labels)) + sorted({t for t in published if published.count(t) > 1})
+        if strays:
+            raise ValueError(
+                f"experiments[{exp['name']}].checkpoints: tau {strays[0]} is not one of its taus {exp['taus']} "
+                "or is listed twice; give one checkpoint per tau of the experiment"
+            )
         if KIND[exp["family"]] != "language":
             continue
         if exp.get("corpus") not in corpora:
@@ -115,7 +141,8 @@ def check_config(config: dict[str, Any]) -> None:
 
 def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every file source of the config, by dataset: "images", "tokenizer", "blimp", "corpus-<name>",
-    "stimuli-<name>", "brown", "allen" and "konkle_fmri".
+    "stimuli-<name>", "brown", "allen", "konkle_fmri" and "checkpoint-<experiment>-tau<tau>" (the authors'
+    checkpoints, when `published_checkpoints` is on).
 
     A dataset's downloads land in resources/downloads/<dataset>/; hf corpus sources
     have no file (they stream), so a corpus of those alone has an empty list.
@@ -139,7 +166,15 @@ def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         sources["allen"] = list(neural["allen"]["sources"])
     if "konkle_fmri" in neural:
         sources["konkle_fmri"] = [neural["konkle_fmri"]["source"]]
+    for run in runs(config):
+        if run.published:
+            sources[checkpoint_dataset(run)] = [run.published]
     return sources
+
+
+def checkpoint_dataset(run: Run) -> str:
+    """The dataset name of a published checkpoint's source (its downloads land in resources/downloads/<name>/)."""
+    return f"checkpoint-{run.model}-tau{run.tau_label}"
 
 
 def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, str]:
@@ -159,7 +194,12 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
     for dataset, sources in data_sources(config).items():
         for source in sources:
             path = source.get("path")
-            if path and not (base / path).exists():
+            if path and not (base / path).exists() and dataset.startswith("checkpoint-"):
+                problems[path] = (
+                    f"published checkpoint {path} ({dataset}) does not exist; download the authors' file there "
+                    "(README, 'Published checkpoints'), or set published_checkpoints: false to train this run"
+                )
+            elif path and not (base / path).exists():
                 problems[path] = (
                     f"data source path {path} ({dataset}) does not exist; give the path of the data on this machine, "
                     "or replace `path` by a download source (sha256 or md5, with url or mirror_path)"

@@ -33,7 +33,8 @@ def plot(curves: pd.DataFrame, outputs: list[str | Path]) -> None:
         palette=style.tau_palette(profiles["tau"]), height=3.2, aspect=1.1,
         facet_kws={"sharex": False},
     )
-    grid.set_axis_labels("Distance on the sheet (fraction of the largest bin)", "Response correlation (Pearson r)")
+    grid.set_axis_labels("", "Response correlation (Pearson r)")
+    grid.figure.supxlabel("Distance on the cortical sheet (fraction of the largest distance bin)", y=-0.02)
     grid.set_titles("{col_name}")
     for ax in grid.axes.flat:
         ax.axhline(0, color="0.7", lw=0.8, zorder=0)

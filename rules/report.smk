@@ -1,0 +1,25 @@
+# The paper's numbers next to this run's, for `snakemake --report`: one table for every paper item, and one
+# small table per item that the report shows beside the item's figure.
+rule paper_comparison:
+    input:
+        tables=[t for t in all_tables() if t != "results/tables/paper_vs_run.csv"],
+        code=code("cli/paper_comparison.py", "paper_comparison.py", "paper_numbers.yaml"),
+    output:
+        table=report("results/tables/paper_vs_run.csv", caption=str(REPORT / "captions" / "paper_vs_run.rst"),
+                     category="Paper vs this run"),
+        per_item=report(directory("results/report/paper_vs_run"), patterns=["{item}.csv"],
+                     caption=str(REPORT / "captions" / "paper_vs_run_item.rst"),
+                     category=lambda w: report_category(w.item)),
+    params:
+        families=lambda w: json.dumps({r.model: r.family for r in RUNS}, sort_keys=True),
+    log:
+        "results/logs/tables/paper_vs_run.log",
+    benchmark:
+        "results/benchmarks/tables/paper_vs_run.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.paper_comparison --tables {input.tables} --families {params.families:q} "
+        "--out {output.table} --out-dir {output.per_item} > {log} 2>&1"

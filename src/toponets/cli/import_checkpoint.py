@@ -1,0 +1,29 @@
+"""Take one of the authors' released checkpoints as a run's checkpoint, instead of training it.
+
+    python -m toponets.cli.import_checkpoint --weights all_topo_tau_10.0.pt --spec SPEC.json --out model.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from toponets.checkpoints import import_authors_checkpoint
+from toponets.cli.training import read_spec
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True, help="the authors' .pt file (METHODS §1.7 formats)")
+    parser.add_argument("--spec", required=True, help="the run's spec, JSON text or file (family, options, placement, factor, tau)")
+    parser.add_argument("--out", required=True, help="our checkpoint, .safetensors (the .json sidecar is written beside it)")
+    args = parser.parse_args(argv)
+    try:
+        import_authors_checkpoint(args.weights, args.out, read_spec(args.spec))
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"import_checkpoint: {err}")
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()

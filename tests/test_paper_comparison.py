@@ -1,0 +1,389 @@
+"""The paper-vs-run table: known answers from hand-built tidy tables."""
+
+import pandas as pd
+import pytest
+
+from toponets.cli import paper_comparison as cli
+from toponets.paper_comparison import (
+    ITEMS,
+    NOT_MEASURED,
+    NOT_REPORTED,
+    compare,
+    count,
+    num,
+)
+
+FAMILIES = {
+    "resnet18": "resnet18",
+    "resnet18_tdann": "resnet18",
+    "gpt_neo": "gpt_neo",
+    "nanogpt": "nanogpt",
+    "nanogpt_16k": "nanogpt",
+}
+
+
+def _write(directory, name, rows, columns):
+    pd.DataFrame(rows, columns=columns).to_csv(directory / name, index=False)
+
+
+def _metrics(directory, name, rows):
+    """rows: (model, tau, metric, value), seed 0."""
+    _write(directory, name, [(m, t, 0, k, v) for m, t, k, v in rows], ["model", "tau", "seed", "metric", "value"])
+
+
+def _row(table, item, quantity):
+    rows = table[(table["item"] == item) & (table.quantity == quantity)]
+    assert len(rows) == 1, (
+        f"{item} / {quantity}: {len(rows)} rows; quantities {list(table[table['item'] == item].quantity)}"
+    )
+    return rows.iloc[0]
+
+
+def test_numbers_keep_three_significant_digits():
+    assert [num(0.32), num(0.0640310), num(2798.98), num(-0.2), num(1.55e-4), num(0)] == [
+        "0.320",
+        "0.0640",
+        "2799",
+        "-0.200",
+        "1.55e-04",
+        "0",
+    ]
+    assert [count(16384), count(3324352, 4), count(1e10)] == ["16.4k", "3.324M", "10.0B"]
+
+
+def test_empty_tables_dir_gives_every_item_in_order_all_not_measured(tmp_path):
+    table = compare(tmp_path, FAMILIES)
+    assert list(table.columns) == ["item", "quantity", "paper", "this_run", "note"]
+    blocks = [item for i, item in enumerate(table["item"]) if i == 0 or table["item"].iloc[i - 1] != item]
+    assert blocks == [item.name for item in ITEMS]  # each item once, as one block, in paper order
+    assert (table.fillna("") != "").all().all()  # no blank cell
+    measured = table[table["item"] != "Figure 1"]
+    assert (measured.this_run == NOT_MEASURED).all()
+    table_1 = table[table["item"] == "Table 1"].set_index("quantity")
+    assert "0.7116 / 0.3038 / 0.2923 / 0.5723" in table_1.paper["TopoNet-ResNet18 tau 10 (resnet18)"]
+    assert "evaluation.brainscore" in table_1.note["TopoNet-ResNet18 tau 10 (resnet18)"]
+    assert "not train" in table_1.note["TDANN"]
+    voxel = table[table["item"] == "Unit-to-voxel (§3.4)"]
+    assert voxel.note.str.contains("NSD betas").any()
+    assert "Figure 5A" in _row(table, "Figure 1", "schematic").note
+
+
+def test_figure_3_reports_the_correlations_written(tmp_path):
+    _write(
+        tmp_path,
+        "dimensionality_correlations.csv",
+        [
+            ("r_dim_top1", 0.12345),
+            ("p_dim_top1", 0.045),
+            ("r_dim_smoothness", -0.9),
+            ("p_dim_smoothness", 0.001),
+            ("fisher_z", 2.5),
+            ("p_fisher_z", 0.0124),
+            ("n_models", 8.0),
+        ],
+        ["quantity", "value"],
+    )
+    table = compare(tmp_path, FAMILIES)
+    assert (
+        _row(table, "Figure 3", "r, p: effective dim vs top1 (vision)").this_run
+        == "r = 0.123, p = 0.0450 (n = 8 models)"
+    )
+    assert (
+        _row(table, "Figure 3", "r, p: effective dim vs smoothness (vision)").this_run
+        == "r = -0.900, p = 0.00100 (n = 8 models)"
+    )
+    assert _row(table, "Figure 3", "Fisher z, p (vision)").this_run == "z = 2.50, p = 0.0124"
+    language = _row(table, "Figure 3", "dimensionality vs smoothness (language)")
+    assert language.this_run == NOT_MEASURED and "language_dimensionality_correlations.csv" in language.note
+
+
+def test_vision_series_average_seeds_and_borrow_the_family_baseline(tmp_path):
+    rows = [
+        ("resnet18", 0, 0, "top1", 0.328),
+        ("resnet18", 1, 0, "top1", 0.31),
+        ("resnet18", 1, 1, "top1", 0.33),
+        ("resnet18", 50, 0, "top1", 0.278),
+        ("resnet18_tdann", 10, 0, "top1", 0.3),
+    ]
+    rows += [(m, t, s, "smoothness", 0.5) for m, t, s, _, _ in rows]
+    _write(tmp_path, "vision_metrics.csv", rows, ["model", "tau", "seed", "metric", "value"])
+    table = compare(tmp_path, FAMILIES)
+    assert (
+        _row(table, "Figure 2", "2A ImageNet top-1 (resnet18)").this_run
+        == "resnet18 tau 0 / 1 / 50: 0.328 / 0.320 / 0.278"
+    )
+    change = _row(table, "Figure 2", "2A top-1 change from baseline (resnet18)")
+    assert change.this_run == "resnet18 tau 1 / 50: -0.800 / -5.00 points (-2.44% / -15.2%)"
+    tdann = _row(table, "Figure 2", "2A top-1 change from baseline (resnet18_tdann)")
+    assert (
+        tdann.this_run.startswith("resnet18_tdann tau 10: -2.80 points")
+        and tdann.note == "baseline: resnet18 tau 0 (top-1 0.328)"
+    )
+    assert tdann.paper == change.paper  # both answer the paper's ResNet-18 entry
+    assert _row(table, "Figure 2", "2B BLiMP (gpt_neo)").this_run == NOT_MEASURED
+
+
+def test_smoothness_falls_back_to_the_mean_over_layers(tmp_path):
+    _metrics(tmp_path, "vision_metrics.csv", [("resnet18", 0, "top1", 0.5), ("resnet18", 5, "top1", 0.4)])
+    _write(
+        tmp_path,
+        "smoothness_layers.csv",
+        [
+            ("resnet18", 0, 0, "a", 0.1),
+            ("resnet18", 0, 0, "b", 0.3),
+            ("resnet18", 5, 0, "a", 0.5),
+            ("resnet18", 5, 0, "b", 0.7),
+        ],
+        ["model", "tau", "seed", "layer", "smoothness"],
+    )
+    table = compare(tmp_path, FAMILIES)
+    assert _row(table, "Figure 2", "2A smoothness (resnet18)").this_run == "resnet18 tau 0 / 5: 0.200 / 0.600"
+
+
+def test_pruning_and_downsampling_read_the_right_level(tmp_path):
+    _write(
+        tmp_path,
+        "pruning_curves.csv",
+        [
+            ("resnet18", t, 0, f, "top1", 0.3, c)
+            for t, f, c in [(0, 0.5, -0.1), (0, 0.9, -0.2), (1, 0.5, -0.3), (1, 0.9, -0.1), (5, 0.9, -0.25)]
+        ],
+        ["model", "tau", "seed", "fraction", "metric", "value", "change"],
+    )
+    _write(
+        tmp_path,
+        "downsampling_curves.csv",
+        [
+            ("gpt_neo", t, 0, f, p, p / 125.2e6, "val_loss", 3.0, c)
+            for t, f, p, c in [
+                (0, 1, 125.2e6, 0.0),
+                (0, 5, 102.3e6, 0.5),
+                (0, 10, 90e6, 0.9),
+                (5, 1, 125.2e6, 0.0),
+                (5, 5, 102.3e6, 0.1),
+                (5, 10, 90e6, 0.2),
+            ]
+        ],
+        ["model", "tau", "seed", "factor", "parameters", "parameters_kept", "metric", "value", "change"],
+    )
+    table = compare(tmp_path, FAMILIES)
+    pruning = _row(table, "Figure 4", "4A change in top1 at fraction 0.9 (resnet18)")
+    assert (
+        pruning.this_run
+        == "resnet18 tau 0 / 1 / 5: -0.200 / -0.100 / -0.250; TopoNets losing less than the baseline: tau 1"
+    )
+    assert _row(table, "Figure 4", "4B parameters at factor 5 (gpt_neo)").this_run == "125.2M -> 102.3M (-18.3%)"
+    assert (
+        _row(table, "Figure 4", "4B change in val_loss at factor 5 (gpt_neo)").this_run
+        == "gpt_neo tau 0 / 5: +0.500 / +0.100"
+    )
+    assert _row(table, "Figure 10", "parameters (nanogpt)").this_run == NOT_MEASURED
+
+
+def test_figure_5a_takes_the_toponet_nearest_tau_10_at_the_last_layer(tmp_path):
+    columns = [
+        "model",
+        "tau",
+        "seed",
+        "weights",
+        "layer",
+        "pair",
+        "first",
+        "second",
+        "ssim",
+        "win_size",
+        "data_range",
+        "r",
+        "ssim_shuffled",
+    ]
+    rows = [
+        ("resnet18", t, 0, w, layer, "face_place", "faces", "places", s, 3, 1.0, 0.1, 0.01)
+        for t, w, s in [(0, "trained", 0.2), (5, "trained", -0.4), (50, "trained", 0.9), (0, "untrained", 0.05)]
+        for layer in ("layer1.0.conv1", "layer4.1.conv2")
+    ]
+    rows = [r if r[4] == "layer4.1.conv2" else r[:8] + (0.0,) + r[9:] for r in rows]  # the early layer says 0
+    _write(tmp_path, "selectivity_ssim.csv", rows, columns)
+    table = compare(tmp_path, FAMILIES)
+    row = _row(table, "Figure 5", "5A SSIM face-place (resnet18)")
+    assert row.this_run == (
+        "tau 5: -0.400 (shuffled 0.0100, r 0.100); tau 0: 0.200 (shuffled 0.0100, r 0.100); "
+        "untrained: 0.0500 (shuffled 0.0100, r 0.100)"
+    )
+    assert "layer4.1.conv2" in row.note and row.paper.startswith("-0.41")
+    assert _row(table, "Figure 5", "5A SSIM face-body (resnet18)").this_run == NOT_MEASURED
+
+
+def test_figure_6_groups_blimp_by_training_tokens(tmp_path):
+    _metrics(
+        tmp_path,
+        "training.csv",
+        [(m, t, "tokens", n) for m, n in (("nanogpt_16k", 16384), ("nanogpt", 32768)) for t in (0, 1)],
+    )
+    _metrics(
+        tmp_path,
+        "language_metrics.csv",
+        [
+            ("nanogpt_16k", 0, "blimp", 0.6),
+            ("nanogpt_16k", 1, "blimp", 0.55),
+            ("nanogpt", 0, "blimp", 0.7),
+            ("nanogpt", 1, "blimp", 0.7),
+        ],
+    )
+    table = compare(tmp_path, FAMILIES)
+    assert (
+        _row(table, "Figure 6", "BLiMP at 16.4k training tokens (nanogpt_16k)").this_run
+        == "nanogpt_16k tau 0 / 1: 0.600 / 0.550"
+    )
+    assert (
+        _row(table, "Figure 6", "BLiMP change from baseline by training tokens").this_run
+        == "-0.0500 at 16.4k / 0 at 32.8k tokens"
+    )
+
+
+def test_lora_delta_counts_toponets_above_the_baseline(tmp_path):
+    _write(
+        tmp_path,
+        "lora_deltas.csv",
+        [
+            ("nanogpt", t, 0, "shakespeare", r, 8.0, 8.0 - d, d)
+            for t, r, d in [(0, 2, 0.1), (0, 4, 0.2), (1, 2, 0.3), (1, 4, 0.1), (50, 2, 0.2), (50, 4, 0.4)]
+        ],
+        ["model", "tau", "seed", "dataset", "rank", "val_loss_before", "val_loss_after", "delta"],
+    )
+    table = compare(tmp_path, FAMILIES)
+    row = _row(table, "Figure 12", "LoRA delta, shakespeare (nanogpt)")
+    assert (
+        row.this_run
+        == "nanogpt tau 0 / 1 / 50: 0.150 / 0.200 / 0.300; larger than the baseline's at 3 of 4 (tau, rank)"
+    )
+    assert (
+        _row(table, "Figure 11", "validation loss before -> after LoRA, shakespeare (nanogpt)").this_run
+        == "nanogpt tau 0 / 1 / 50: 8.000 -> 7.850 / 8.000 -> 7.800 / 8.000 -> 7.700"
+    )
+
+
+def test_brain_tables_fill_tables_1_2_and_unit_to_voxel(tmp_path):
+    _write(
+        tmp_path,
+        "brainscore_regions.csv",
+        [("resnet18", 0, 0.1, 0.2), ("resnet18", 5, 0.3, 0.4), ("resnet18", 50, 0.5, 0.6)],
+        ["model", "tau", "V1", "IT"],
+    )
+    _metrics(
+        tmp_path,
+        "unit_voxel.csv",
+        [
+            ("resnet18", 0, "r_normalised", 0.5),
+            ("resnet18", 5, "r_normalised", 0.61),
+            ("resnet18", 0, "n_voxels", 212),
+            ("resnet18", 5, "n_voxels", 212),
+        ],
+    )
+    table = compare(tmp_path, FAMILIES)
+    assert _row(table, "Table 1", "TopoNet (resnet18 tau 5)").this_run == "V1 / IT: 0.3000 / 0.4000"
+    assert _row(table, "Table 2", "resnet18 tau 50").this_run == "V1 / IT: 0.5000 / 0.6000"
+    assert _row(table, "Table 2", "resnet18 tau 20").this_run == NOT_MEASURED
+    voxel = _row(table, "Unit-to-voxel (§3.4)", "r / noise ceiling (resnet18)")
+    assert voxel.this_run == "resnet18 tau 0 / 5: 0.500 / 0.610" and "voxels 212" in voxel.note
+    assert _row(table, "Unit-to-voxel (§3.4)", "r normalised to the noise ceiling (resnet50)").this_run == NOT_MEASURED
+
+
+def test_measurements_the_paper_lacks_are_marked(tmp_path):
+    _write(
+        tmp_path,
+        "pruning_curves.csv",
+        [("nanogpt", 0, 0, 0.9, "val_loss", 3.0, 0.1)],
+        ["model", "tau", "seed", "fraction", "metric", "value", "change"],
+    )
+    row = _row(compare(tmp_path, FAMILIES), "Figure 4", "4A change in val_loss at fraction 0.9 (nanogpt)")
+    assert (
+        row.paper == NOT_REPORTED
+        and row.this_run == "nanogpt tau 0: +0.100; TopoNets losing less than the baseline: none"
+    )
+
+
+def test_a_run_without_a_family_is_an_error(tmp_path):
+    _metrics(tmp_path, "vision_metrics.csv", [("mystery", 0, "top1", 0.5)])
+    with pytest.raises(ValueError, match=r"\['mystery'\].*--families"):
+        compare(tmp_path, FAMILIES)
+
+
+def test_cli_writes_one_file_per_item_and_the_whole_table(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    _metrics(tables, "vision_metrics.csv", [("resnet18", 0, "top1", 0.5), ("resnet18", 0, "smoothness", 0.2)])
+    out, out_dir = tmp_path / "paper_vs_run.csv", tmp_path / "report"
+    cli.main(
+        [
+            "--tables",
+            str(tables),
+            "--families",
+            '{"resnet18": "resnet18"}',
+            "--out",
+            str(out),
+            "--out-dir",
+            str(out_dir),
+        ]
+    )
+    whole = pd.read_csv(out)
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert (
+        files == sorted(f"{item.slug}.csv" for item in ITEMS)
+        and "figure_02.csv" in files
+        and "unit_to_voxel.csv" in files
+    )
+    parts = pd.concat([pd.read_csv(out_dir / f"{item.slug}.csv") for item in ITEMS], ignore_index=True)
+    pd.testing.assert_frame_equal(parts, whole)
+    assert _row(whole, "Figure 2", "2A ImageNet top-1 (resnet18)").this_run == "resnet18 tau 0: 0.500"
+    with pytest.raises(SystemExit):
+        cli.main(["--tables", str(tables), "--families", "[1, 2]", "--out", str(out), "--out-dir", str(out_dir)])
+
+
+def test_language_curves_and_windows(tmp_path):
+    _metrics(
+        tmp_path,
+        "language_metrics.csv",
+        [
+            ("gpt_neo", t, k, v)
+            for t, d, ppl in [(0, 2.0, 10), (1, 2.5, 11), (5, 2.2, 12), (10, 2.1, 13), (50, 2.0, 14)]
+            for k, v in (("effective_dim", d), ("perplexity", ppl))
+        ],
+    )
+    _write(
+        tmp_path,
+        "smoothness_curves.csv",
+        [
+            ("gpt_neo", t, 0, layer, d, r, 10)
+            for t, far in ((0, 0.2), (5, -0.4))
+            for layer in ("h.0", "h.1")
+            for d, r in ((0.5, 0.6), (1.0, None), (2.0, far))
+        ],
+        ["model", "tau", "seed", "layer", "distance", "r", "pairs"],
+    )
+    _write(
+        tmp_path,
+        "integration_window_units.csv",
+        [
+            ("gpt_neo", 0, 0, layer, u, 0, u, 0.1, b, c)
+            for layer, b, c in (("h.0", 9.0, 0.1), ("h.1", 2.0, 0.7))
+            for u in range(3)
+        ],
+        ["model", "tau", "seed", "layer", "unit", "row", "col", "a", "b", "c"],
+    )
+    table = compare(tmp_path, FAMILIES)
+    assert (
+        _row(table, "Figure 9", "effective dimensionality (gpt_neo)").this_run
+        == "gpt_neo tau 0 / 1 / 5 / 10 / 50: 2.00 / 2.50 / 2.20 / 2.10 / 2.00"
+    )
+    assert _row(table, "Figure 9", "r effective dimensionality vs perplexity, tau >= 5 (gpt_neo)").this_run.startswith(
+        "r = -1.00, p = "
+    )  # tau 5, 10, 50 only: exactly linear
+    assert (
+        _row(table, "Figure 7", "r at nearest minus farthest distance bin (gpt_neo)").this_run
+        == "gpt_neo tau 0 / 5: 0.400 / 1.00"
+    )
+    assert _row(table, "Figure 8", "median c by layer (gpt_neo tau 0)").this_run == "layers 0-1: 0.100 / 0.700"
+    assert (
+        _row(table, "Figure 5", "5B median c, power-law weight (gpt_neo)").note
+        == "needs evaluation.integration_windows on GPT-Neo (integration_windows.csv)"
+    )
