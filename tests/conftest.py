@@ -55,7 +55,7 @@ def tiny_image_folder(root, classes: int = 3, per_class: int = 3):
     return root
 
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "rules", "schemas", "envs", "profiles", "src"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "rules", "schemas", "envs", "profiles", "report", "src"]
 
 
 def snakemake(workdir, *args, check=True):

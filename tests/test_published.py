@@ -108,13 +108,13 @@ def test_workflow_evaluates_published_checkpoints_without_training_them(tmp_path
     (root / "config" / "published.yaml").write_text(yaml.safe_dump(config))
     targets = ["results/tables/vision_metrics.csv", "results/tables/language_metrics.csv"]
 
-    off = snakemake(root, "--configfile", "config/published.yaml", "--config", "published_checkpoints=false",
+    off = snakemake(root, "--configfile", "config/published.yaml", "--config", "published_checkpoints=False",
                     "-n", "--cores", "2", *targets)
     assert planned_jobs(off.stdout)["train"] == 4 and "import_checkpoint" not in planned_jobs(off.stdout)
     snakemake(root, "--configfile", "config/published.yaml", "--cores", "2", *targets)
 
     results = root / "results"
-    assert sorted(p.parent.name for p in (results / "published").rglob("model.safetensors")) == ["tau0", "tau1", "tau5"]
+    assert sorted(p.parts[-3] for p in (results / "published").rglob("model.safetensors")) == ["tau0", "tau1", "tau5"]
     assert [p.parts[-4:-1] for p in (results / "train").rglob("model.safetensors")] == [("resnet18", "tau0", "seed0")]
     vision = pd.read_csv(results / "tables" / "vision_metrics.csv")
     assert sorted(vision.tau) == [0.0, 5.0] and set(vision.metric) == {"top1"}
