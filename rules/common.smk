@@ -4,6 +4,7 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake import benchmark as snakemake_benchmark
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -27,6 +28,13 @@ if "mirror" in MISSING:
     raise WorkflowError(f"Invalid config: {MISSING['mirror']}")
 
 DEVICE = config["device"]
+
+# Snakemake's `benchmark:` samples each job's processes every 0.5 s for their first 15 s, reading
+# /proc/<pid>/smaps_rollup, which is slow for a process that has loaded torch: with jobs of 10-30 s
+# that cost a quarter of a core in the mini preset (6% of its time). Every 2 s keeps the peak-memory
+# columns meaningful; the run times are exact either way.
+snakemake_benchmark.BENCHMARK_INTERVAL_SHORT = 2.0  # bench/benchmark_sampling.py measures it
+
 # brainscore-vision has pins of its own (ENVIRONMENT.md): its jobs run in .venv-brainscore (bash setup.sh
 # --brainscore), or in envs/brainscore.yaml under --software-deployment-method conda.
 _BRAINSCORE_VENV = Path(workflow.basedir) / ".venv-brainscore" / "bin" / "python"
