@@ -562,55 +562,53 @@ def figure_10(tables: Tables) -> list[Measured]:
     return _downsampling(tables, "nanogpt", "")
 
 
-def _lora(tables: Tables) -> pd.DataFrame | None:
-    return tables.get(
+def _lora_runs(tables: Tables):
+    """(experiment, fine-tuning data set, its rows of lora_deltas.csv), for each pair the table has."""
+    deltas = tables.get(
         "lora_deltas.csv", ("model", "tau", "dataset", "rank", "val_loss_before", "val_loss_after", "delta")
     )
+    if deltas is None:
+        return
+    for exp in tables.experiments(deltas):
+        for dataset, runs in of(deltas, exp).groupby("dataset"):
+            yield exp, dataset, runs
 
 
 def figure_11(tables: Tables) -> list[Measured]:
-    deltas = _lora(tables)
-    if deltas is None:
-        return []
     rows = []
-    for exp in tables.experiments(deltas):
-        for dataset, runs in of(deltas, exp).groupby("dataset"):
-            means = runs.groupby("tau", as_index=False)[["val_loss_before", "val_loss_after"]].mean()
-            text = " / ".join(
-                f"{num(b, 4)} -> {num(a, 4)}" for b, a in zip(means.val_loss_before, means.val_loss_after)
+    for exp, dataset, runs in _lora_runs(tables):
+        means = runs.groupby("tau", as_index=False)[["val_loss_before", "val_loss_after"]].mean()
+        text = " / ".join(
+            f"{num(b, 4)} -> {num(a, 4)}" for b, a in zip(means.val_loss_before, means.val_loss_after)
+        )
+        rows.append(
+            Measured(
+                f"validation loss before -> after LoRA ({tables.families[exp]})",
+                f"validation loss before -> after LoRA, {dataset} ({exp})",
+                f"{exp} tau {' / '.join(map(tau_label, means.tau))}: {text}",
+                "mean over ranks",
             )
-            rows.append(
-                Measured(
-                    f"validation loss before -> after LoRA ({tables.families[exp]})",
-                    f"validation loss before -> after LoRA, {dataset} ({exp})",
-                    f"{exp} tau {' / '.join(map(tau_label, means.tau))}: {text}",
-                    "mean over ranks",
-                )
-            )
+        )
     return rows
 
 
 def figure_12(tables: Tables) -> list[Measured]:
-    deltas = _lora(tables)
-    if deltas is None:
-        return []
     rows = []
-    for exp in tables.experiments(deltas):
-        for dataset, runs in of(deltas, exp).groupby("dataset"):
-            by_rank = runs.groupby(["tau", "rank"], as_index=False).delta.mean()
-            base = by_rank[by_rank.tau == 0].set_index("rank").delta
-            topo = by_rank[(by_rank.tau > 0) & by_rank["rank"].isin(base.index)]
-            larger = int((topo.delta.to_numpy() > base.loc[topo["rank"]].to_numpy()).sum())
-            ranks = " / ".join(f"{r:g}" for r in sorted(runs["rank"].unique()))
-            verdict = f"; larger than the baseline's at {larger} of {len(topo)} (tau, rank)" if len(topo) else ""
-            rows.append(
-                Measured(
-                    f"LoRA delta ({tables.families[exp]})",
-                    f"LoRA delta, {dataset} ({exp})",
-                    series(exp, by_rank.groupby("tau", as_index=False).delta.mean(), "delta") + verdict,
-                    f"delta = val loss before - after; mean over ranks {ranks}",
-                )
+    for exp, dataset, runs in _lora_runs(tables):
+        by_rank = runs.groupby(["tau", "rank"], as_index=False).delta.mean()
+        base = by_rank[by_rank.tau == 0].set_index("rank").delta
+        topo = by_rank[(by_rank.tau > 0) & by_rank["rank"].isin(base.index)]
+        larger = int((topo.delta.to_numpy() > base.loc[topo["rank"]].to_numpy()).sum())
+        ranks = " / ".join(f"{r:g}" for r in sorted(runs["rank"].unique()))
+        verdict = f"; larger than the baseline's at {larger} of {len(topo)} (tau, rank)" if len(topo) else ""
+        rows.append(
+            Measured(
+                f"LoRA delta ({tables.families[exp]})",
+                f"LoRA delta, {dataset} ({exp})",
+                series(exp, by_rank.groupby("tau", as_index=False).delta.mean(), "delta") + verdict,
+                f"delta = val loss before - after; mean over ranks {ranks}",
             )
+        )
     return rows
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from .. import brainscore_model as bs
 from ..checkpoints import load_checkpoint
 from ..data.neural import load_allen
 from ..models import VISION
-from . import eval_args
+from . import eval_args, json_mapping
 
 
 def benchmark_regions(spec: str) -> dict[str, str]:
@@ -54,16 +53,6 @@ def benchmark_regions(spec: str) -> dict[str, str]:
     return regions
 
 
-def _json_object(text: str) -> dict[str, str]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"IT\": \"layer4\"}}': {err}") from err
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise argparse.ArgumentTypeError(f"expected a JSON object of region -> layer name, got {text!r}")
-    return value
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="vision checkpoint (.safetensors with its .json sidecar)")
@@ -77,7 +66,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "own, 224 for ResNets)")
     p.add_argument("--pls-splits", type=eval_args.positive_int, default=10,
                    help="cross-validation splits of the local PLS benchmark (Brain-Score's default: 10)")
-    p.add_argument("--region-layers", type=_json_object, default={}, help="JSON region -> layer overrides")
+    p.add_argument("--region-layers", type=json_mapping("region -> layer name"), default={}, help="JSON region -> layer overrides")
     p.add_argument("--out", required=True, help="JSON file to write")
     args = p.parse_args(argv)
     args.regions = benchmark_regions(args.benchmarks)

@@ -13,29 +13,18 @@ whole table to --out; columns item, quantity, paper, this_run, note.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..paper_comparison import ITEMS, compare
 from ..tables import write_csv
-
-
-def families_arg(text: str) -> dict[str, str]:
-    """An argparse type: a JSON object {experiment: family}."""
-    try:
-        families = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"--families is not JSON ({err}): {text!r}") from err
-    if not isinstance(families, dict) or not all(isinstance(v, str) for v in families.values()):
-        raise argparse.ArgumentTypeError(f'--families must be a JSON object {{"experiment": "family"}}, got {text!r}')
-    return families
+from . import json_mapping
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", required=True,
                         help="the tidy tables to read (CSV files), or one directory of them")
-    parser.add_argument("--families", required=True, type=families_arg, help='JSON {"experiment": "family"}')
+    parser.add_argument("--families", required=True, type=json_mapping("experiment -> family"), help='JSON {"experiment": "family"}')
     parser.add_argument("--out", required=True, help="the whole comparison table (CSV)")
     parser.add_argument("--out-dir", required=True, help="directory for one CSV per paper item")
     args = parser.parse_args(argv)
