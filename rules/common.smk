@@ -81,7 +81,6 @@ def published_weights(w):
     return sources_input(dataset)(w)
 
 
-
 def spec_json(w):
     return json.dumps(run_of(w).spec, sort_keys=True)
 
@@ -422,7 +421,7 @@ def all_targets():
         targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in families else []
         targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in families else []
         # BLiMP against training tokens: trained runs only (a published checkpoint has no training log)
-        trained = {r.family for r in LANGUAGE_RUNS if not r.published}
+        trained = {r.family for r in TRAINED_RUNS}
         targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in trained else []
         if config["evaluation"]["lora"]["experiments"]:
             targets += ["results/tables/lora_deltas.csv", *figure_outputs("fig11_lora_curves"),
@@ -439,6 +438,6 @@ def all_targets():
     return list(dict.fromkeys(targets))
 
 
-def all_tables():
-    """The tidy tables this config produces (the paper comparison reads them all)."""
-    return [t for t in all_targets() if t.startswith("results/tables/")]
+def compared_tables():
+    """The tidy tables this config produces, which the paper comparison reads (all but its own)."""
+    return [t for t in all_targets() if t.startswith("results/tables/") and t != "results/tables/paper_vs_run.csv"]

@@ -2,7 +2,7 @@
 # small table per item that the report shows beside the item's figure.
 rule paper_comparison:
     input:
-        tables=[t for t in all_tables() if t != "results/tables/paper_vs_run.csv"],
+        tables=compared_tables(),
         code=code("cli/paper_comparison.py", "paper_comparison.py", "paper_numbers.yaml"),
     output:
         table=report("results/tables/paper_vs_run.csv", caption=str(REPORT / "captions" / "paper_vs_run.rst"),

@@ -194,12 +194,14 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
     for dataset, sources in data_sources(config).items():
         for source in sources:
             path = source.get("path")
-            if path and not (base / path).exists() and dataset.startswith("checkpoint-"):
+            if not path or (base / path).exists():
+                continue
+            if dataset.startswith("checkpoint-"):
                 problems[path] = (
                     f"published checkpoint {path} ({dataset}) does not exist; download the authors' file there "
                     "(README, 'Published checkpoints'), or set published_checkpoints: false to train this run"
                 )
-            elif path and not (base / path).exists():
+            else:
                 problems[path] = (
                     f"data source path {path} ({dataset}) does not exist; give the path of the data on this machine, "
                     "or replace `path` by a download source (sha256 or md5, with url or mirror_path)"
