@@ -17,7 +17,7 @@ rule extract_stimuli:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.extract --archive {input.archive} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.extract --archive {input.archive:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule unit_voxel:
@@ -43,10 +43,10 @@ rule unit_voxel:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.unit_voxel --checkpoint {input.checkpoint} --neural {params.neural} {params.layer} "
+        "python -m toponets.cli.unit_voxel --checkpoint {input.checkpoint:q} --neural {params.neural} {params.layer} "
         "--res {params.cfg[res]} --batch-size {params.cfg[batch_size]} --matching {params.cfg[matching]} "
-        "--ceiling {params.cfg[ceiling]} --device {params.device} --out {output.scores} --voxels {output.voxels} "
-        "> {log} 2>&1"
+        "--ceiling {params.cfg[ceiling]} --device {params.device} --out {output.scores:q} --voxels {output.voxels:q} "
+        "> {log:q} 2>&1"
 
 
 rule table_unit_voxel:
@@ -64,7 +64,7 @@ rule table_unit_voxel:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables metrics --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables metrics --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule integration_windows:
@@ -93,11 +93,11 @@ rule integration_windows:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.integration_windows --checkpoint {input.checkpoint} --brown {input.brown} "
-        "--tokenizer {params.tokenizer} --n-sequences {params.cfg[n_sequences]} --length {params.cfg[length]} "
+        "python -m toponets.cli.integration_windows --checkpoint {input.checkpoint:q} --brown {input.brown:q} "
+        "--tokenizer {params.tokenizer:q} --n-sequences {params.cfg[n_sequences]} --length {params.cfg[length]} "
         "--window {params.cfg[window]} --seed {params.cfg[seed]} --batch-size {params.cfg[batch_size]} "
         "--tap {params.cfg[tap]} --workers {threads} --device {params.device} "
-        "--out {output.scores} --units {output.units} --curves {output.curves} > {log} 2>&1"
+        "--out {output.scores:q} --units {output.units:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 
 rule table_integration_windows:
@@ -117,7 +117,7 @@ rule table_integration_windows:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables {params.kind} --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables {params.kind} --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 use rule table_integration_windows as table_integration_window_units with:
@@ -163,7 +163,7 @@ rule fig5b:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure {params.figure} --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure {params.figure} --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 use rule fig5b as fig8 with:
@@ -205,11 +205,11 @@ rule selectivity:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.selectivity --checkpoint {input.checkpoint} {params.untrained} --floc {input.floc} "
-        "--animacy-size {input.animacy_size} --realworld-size {input.realworld_size} --res {params.cfg[res]} "
+        "python -m toponets.cli.selectivity --checkpoint {input.checkpoint:q} {params.untrained} --floc {input.floc:q} "
+        "--animacy-size {input.animacy_size:q} --realworld-size {input.realworld_size:q} --res {params.cfg[res]} "
         "{params.limit} --reduce {params.cfg[reduce]} --late-fraction {params.cfg[late_fraction]} "
         "--shuffles {params.cfg[shuffles]} --batch-size {params.cfg[batch_size]} --device {params.device} "
-        "--maps {output.maps} --ssim {output.ssim} --out {output.scores} > {log} 2>&1"
+        "--maps {output.maps:q} --ssim {output.ssim:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
 rule table_selectivity:
@@ -231,7 +231,7 @@ rule table_selectivity:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables curves --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables curves --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule fig5a:
@@ -251,7 +251,7 @@ rule fig5a:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig5a --table {input.tables} --models {params.model} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig5a --table {input.tables:q} --models {params.model} --out {output:q} > {log:q} 2>&1"
 
 
 rule brainscore:
@@ -273,8 +273,8 @@ rule brainscore:
     conda:
         "../envs/brainscore.yaml"
     shell:
-        "{params.python} -m toponets.cli.brainscore --checkpoint {input.checkpoint} {params.args} --out {output} "
-        "> {log} 2>&1"
+        "{params.python:q} -m toponets.cli.brainscore --checkpoint {input.checkpoint:q} {params.args} --out {output:q} "
+        "> {log:q} 2>&1"
 
 
 rule table_brainscore:
@@ -293,5 +293,5 @@ rule table_brainscore:
     conda:
         "../envs/torch.yaml"
     shell:
-        "(python -m toponets.cli.tables metrics --out {output.metrics} {input.evals} && "
-        "python -m toponets.cli.tables regions --out {output.regions} {output.metrics}) > {log} 2>&1"
+        "(python -m toponets.cli.tables metrics --out {output.metrics:q} {input.evals:q} && "
+        "python -m toponets.cli.tables regions --out {output.regions:q} {output.metrics:q}) > {log:q} 2>&1"

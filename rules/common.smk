@@ -1,31 +1,37 @@
 # Helpers only: config validation, the experiment table, paths, code triggers, wildcard constraints.
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake import benchmark as snakemake_benchmark
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 SRC = Path(workflow.basedir) / "src"
 LIB = SRC / "toponets"
-# The library is importable without installing it: here (for the experiment table) and in every
-# job, local or submitted, whose shell command runs `python -m toponets.cli...`.
-sys.path.insert(0, str(SRC))
+# The library (on sys.path since the Snakefile) is importable in every job, local or submitted, whose
+# shell command runs `python -m toponets.cli...`.
 shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
-from toponets.data.sources import filename as source_filename  # noqa: E402
+from toponets.config_io import yaml_values  # noqa: E402
+from toponets.data.sources import filename as source_filename, forget_stale_downloads, mirror_dir  # noqa: E402
 from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs  # noqa: E402
+from toponets.model_check import check_models  # noqa: E402
 
+# `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
+update_config(config, yaml_values(workflow.config_settings.overwrite_config))
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 try:
     check_config(config)
+    check_models(config["experiments"], cache=Path(".snakemake/toponets/checked_models.json"))
 except ValueError as err:
     raise WorkflowError(f"Invalid config: {err}") from None
 MISSING = missing_paths(config, Path.cwd())
 if "mirror" in MISSING:
     raise WorkflowError(f"Invalid config: {MISSING['mirror']}")
+MIRROR = mirror_dir(config["mirror"])  # absolute, so every job (local or submitted) reads the same mirror
 
 DEVICE = config["device"]
 
@@ -56,6 +62,8 @@ VISION_RUNS = [r for r in RUNS if r.kind == "vision"]
 LANGUAGE_RUNS = [r for r in RUNS if r.kind == "language"]
 TRAINED_RUNS = [r for r in RUNS if not r.published]
 DATA_SOURCES = data_sources(config)
+for problem in forget_stale_downloads(DATA_SOURCES, "resources/downloads", dry_run=workflow.dryrun):
+    print(f"TopoNets: {problem}", file=sys.stderr)
 
 
 def run_of(w):
@@ -191,8 +199,8 @@ def train_command(w):
     """Entry point and data arguments of a run's training job."""
     data = train_data(w)
     if "text" in data:
-        return f"-m toponets.cli.train_language --data {data['text']}"
-    return f"-m toponets.cli.train_vision --train-dir {data['train']} --val-dir {data['val']}"
+        return f"-m toponets.cli.train_language --data {shlex.quote(data['text'])}"
+    return f"-m toponets.cli.train_vision --train-dir {shlex.quote(data['train'])} --val-dir {shlex.quote(data['val'])}"
 
 
 TRAIN_CODE = ["cli/training.py", "train/common.py", "train/distributed.py", "topoloss.py", "sheet.py",
@@ -214,7 +222,7 @@ def corpus_arguments(w):
     corpus = config["data"]["corpora"][w.corpus]
     args = [
         f"--corpus hf:{entry['dataset']}" if entry["kind"] == "hf"
-        else f"--corpus {entry['kind']}:{source_file(f'corpus-{w.corpus}', entry['source'])}"
+        else "--corpus " + shlex.quote(f"{entry['kind']}:{source_file(f'corpus-{w.corpus}', entry['source'])}")
         for entry in corpus["sources"]
     ]
     args += [f"--val-fraction {corpus['val_fraction']}", f"--shard-tokens {corpus['shard_tokens']}",
@@ -235,7 +243,7 @@ def images_command(w, input):
     images = config["data"]["images"]
     flag = "--tiny-imagenet" if images["layout"] == "tiny-imagenet" else "--imagenet-dir"
     caps = [f"--{key.replace('_', '-')} {images[key]}" for key in ("classes", "train_per_class", "val_per_class") if images[key]]
-    return " ".join([flag, str(input.source), *caps])
+    return " ".join([flag, shlex.quote(str(input.source)), *caps])
 
 
 EVAL_CODE = ["cli/eval_args.py", "checkpoints.py", "data/images.py", "data/text.py", "analysis/language.py"]
@@ -269,8 +277,8 @@ def stimuli_args(analysis, count="n_images"):
     def args(w, input):
         if run_of(w).kind == "vision":
             limit = f"--{count.replace('_', '-')} {cfg[count]}" if cfg.get(count) else ""
-            return f"--images {input.stimuli}/val --res {cfg['res']} {limit}"
-        return f"--text {input.stimuli} --length {cfg['length']} --n-samples {cfg['n_samples']}"
+            return f"--images {shlex.quote(f'{input.stimuli}/val')} --res {cfg['res']} {limit}"
+        return f"--text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
     return args
 
@@ -282,7 +290,7 @@ def validation_text(w):
 
 def lm_val_args(w, input):
     cfg = config["evaluation"]["lm_loss"]
-    return f"--val-text {input.stimuli} --length {cfg['length']} --n-samples {cfg['n_samples']}"
+    return f"--val-text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
 
 def neural_input(w):
@@ -298,9 +306,9 @@ def neural_input(w):
 def neural_args(w, input):
     """--neural specs: allen:DIR, or one nsd:ROOT,subject=S,roi=R per configured subject (averaged)."""
     if config["evaluation"]["unit_voxel"]["neural"] == "allen":
-        return f"allen:{Path(input.neural[0]).parent}"
+        return shlex.quote(f"allen:{Path(input.neural[0]).parent}")
     nsd = config["data"]["neural"]["nsd"]
-    return " ".join(f"nsd:{nsd['root']},subject={s},roi={nsd['roi']}" for s in nsd["subjects"])
+    return " ".join(shlex.quote(f"nsd:{nsd['root']},subject={s},roi={nsd['roi']}") for s in nsd["subjects"])
 
 
 def selectivity_runs():
@@ -332,12 +340,12 @@ def brainscore_args(w, input):
     cfg = config["evaluation"]["brainscore"]
     args = [f"--benchmarks {cfg['benchmarks']}", f"--pls-splits {cfg['pls_splits']}"]
     if "allen" in input.keys():
-        args += [f"--allen {Path(input.allen[0]).parent}", f"--konkle-fmri {input.konkle_fmri}",
-                 f"--konkle-stimuli {input.konkle_stimuli}", f"--konkle-image-type {cfg['konkle_image_type']}"]
+        args += [f"--allen {shlex.quote(str(Path(input.allen[0]).parent))}", f"--konkle-fmri {shlex.quote(str(input.konkle_fmri))}",
+                 f"--konkle-stimuli {shlex.quote(str(input.konkle_stimuli))}", f"--konkle-image-type {cfg['konkle_image_type']}"]
     if cfg["image_size"]:
         args.append(f"--image-size {cfg['image_size']}")
     if cfg["region_layers"]:
-        args.append(f"--region-layers '{json.dumps(cfg['region_layers'])}'")
+        args.append(f"--region-layers {shlex.quote(json.dumps(cfg['region_layers']))}")
     return " ".join(args)
 
 
@@ -383,6 +391,12 @@ def reported_figure(name):
     return [reported(first, name, name), *rest]
 
 
+def evaluated(analysis, selected):
+    """Whether any of the `selected` runs is evaluated by `analysis` (experiments[].evaluate): an analysis
+    that no run evaluates plans no table or figure."""
+    return any(r.evaluated_by(analysis) for r in selected)
+
+
 def all_targets():
     """Every table and figure the implemented stages produce for this config."""
     targets = ["results/tables/training.csv"] if TRAINED_RUNS else []
@@ -391,42 +405,40 @@ def all_targets():
             "results/tables/vision_metrics.csv",
             "results/tables/smoothness_layers.csv",
             "results/tables/smoothness_curves.csv",
-            "results/tables/pruning_curves.csv",
             "results/tables/dimensionality_correlations.csv",
             *figure_outputs("fig2a_topography_vs_accuracy"),
             *figure_outputs("fig3_dimensionality"),
-            *figure_outputs("fig4a_pruning"),
             *figure_outputs("fig7_correlation_vs_distance"),
         ]
-    if VISION_RUNS and config["evaluation"]["unit_voxel"]["neural"]:
+    if evaluated("pruning", RUNS):
+        targets += ["results/tables/pruning_curves.csv", *figure_outputs("fig4a_pruning")]
+    if config["evaluation"]["unit_voxel"]["neural"] and evaluated("unit_voxel", VISION_RUNS):
         targets.append("results/tables/unit_voxel.csv")
-    if VISION_RUNS and config["evaluation"]["brainscore"]["benchmarks"]:
+    if config["evaluation"]["brainscore"]["benchmarks"] and evaluated("brainscore", VISION_RUNS):
         targets += ["results/tables/brainscore.csv", "results/tables/brainscore_regions.csv"]
-    if VISION_RUNS and "stimuli" in config["data"]:
+    if "stimuli" in config["data"] and evaluated("selectivity", selectivity_runs()):
         targets += ["results/tables/selectivity_ssim.csv", *figure_outputs("fig5a_selectivity_maps")]
     if LANGUAGE_RUNS:
         targets += [
             "results/tables/language_metrics.csv",
-            "results/tables/downsampling_curves.csv",
             "results/tables/blimp_paradigms.csv",
             "results/tables/language_dimensionality_correlations.csv",
             "results/tables/smoothness_curves.csv",
-            "results/tables/pruning_curves.csv",
             *figure_outputs("fig2b_topography_vs_blimp"),
-            *figure_outputs("fig4a_pruning"),
             *figure_outputs("fig9_dimensionality_vs_perplexity"),
             *figure_outputs("fig7_correlation_vs_distance"),
         ]
-        families = {r.family for r in LANGUAGE_RUNS}
-        targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in families else []
-        targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in families else []
+        downsampled = {r.family for r in LANGUAGE_RUNS if r.evaluated_by("downsampling")}
+        targets += ["results/tables/downsampling_curves.csv"] if downsampled else []
+        targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in downsampled else []
+        targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in downsampled else []
         # BLiMP against training tokens: trained runs only (a published checkpoint has no training log)
         trained = {r.family for r in TRAINED_RUNS}
         targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in trained else []
-        if config["evaluation"]["lora"]["experiments"]:
+        if evaluated("lora", lora_runs()):
             targets += ["results/tables/lora_deltas.csv", *figure_outputs("fig11_lora_curves"),
                         *figure_outputs("fig12_lora_deltas")]
-        if "brown" in config["data"]:
+        if "brown" in config["data"] and evaluated("integration_windows", LANGUAGE_RUNS):
             targets += [
                 "results/tables/integration_windows.csv",
                 "results/tables/integration_window_units.csv",

@@ -5,7 +5,7 @@ rule fetch:
         "resources/downloads/{dataset}/{filename}",
     params:
         source=download_source,
-        mirror=f"--mirror {config['mirror']}" if config["mirror"] else "",  # else $TOPONETS_MIRROR
+        mirror=f"--mirror {shlex.quote(str(MIRROR))}" if MIRROR else "",  # config `mirror`, else $TOPONETS_MIRROR
     log:
         "results/logs/fetch/{dataset}/{filename}.log",
     benchmark:
@@ -16,7 +16,7 @@ rule fetch:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.fetch --source {params.source:q} --dest-dir resources/downloads/{wildcards.dataset} "
-        "{params.mirror} > {log} 2>&1"
+        "{params.mirror} > {log:q} 2>&1"
 
 
 rule prepare_images:
@@ -36,7 +36,7 @@ rule prepare_images:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.prepare_images {params.how} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.prepare_images {params.how} --out {output:q} > {log:q} 2>&1"
 
 
 rule write_beton:
@@ -57,8 +57,8 @@ rule write_beton:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.write_beton --folder {input.images}/{wildcards.split} --out {output} "
-        "--workers {threads} > {log} 2>&1"
+        "python -m toponets.cli.write_beton --folder {input.images:q}/{wildcards.split} --out {output:q} "
+        "--workers {threads} > {log:q} 2>&1"
 
 
 rule prepare_text:
@@ -81,5 +81,5 @@ rule prepare_text:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.prepare_text {params.corpus} --tokenizer {params.tokenizer} "
-        "--workers {threads} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.prepare_text {params.corpus} --tokenizer {params.tokenizer:q} "
+        "--workers {threads} --out {output:q} > {log:q} 2>&1"

@@ -24,9 +24,9 @@ rule accuracy:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.accuracy --checkpoint {input.checkpoint} --images {input.images}/val "
+        "python -m toponets.cli.accuracy --checkpoint {input.checkpoint:q} --images {input.images:q}/val "
         "--res {params.cfg[res]} --batch-size {params.cfg[batch_size]} {params.limit} "
-        "--device {params.device} --out {output} > {log} 2>&1"
+        "--device {params.device} --out {output:q} > {log:q} 2>&1"
 
 
 rule smoothness:
@@ -50,9 +50,9 @@ rule smoothness:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.smoothness --checkpoint {input.checkpoint} {params.stimuli} "
+        "python -m toponets.cli.smoothness --checkpoint {input.checkpoint:q} {params.stimuli} "
         "--bins {params.cfg[bins]} --reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} "
-        "--device {params.device} --out {output.scores} --curves {output.curves} > {log} 2>&1"
+        "--device {params.device} --out {output.scores:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 
 rule dimensionality:
@@ -77,9 +77,9 @@ rule dimensionality:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.dimensionality --checkpoint {input.checkpoint} {params.stimuli} "
-        "--reduce {params.reduce} --batch-size {params.cfg[batch_size]} --device {params.device} --out {output} "
-        "> {log} 2>&1"
+        "python -m toponets.cli.dimensionality --checkpoint {input.checkpoint:q} {params.stimuli} "
+        "--reduce {params.reduce} --batch-size {params.cfg[batch_size]} --device {params.device} --out {output:q} "
+        "> {log:q} 2>&1"
 
 
 rule pruning:
@@ -104,9 +104,9 @@ rule pruning:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.pruning --checkpoint {input.checkpoint} {params.stimuli} "
+        "python -m toponets.cli.pruning --checkpoint {input.checkpoint:q} {params.stimuli} "
         "--batch-size {params.cfg[batch_size]} --fractions {params.fractions} --scope {params.cfg[scope]} "
-        "--device {params.device} --out {output} > {log} 2>&1"
+        "--device {params.device} --out {output:q} > {log:q} 2>&1"
 
 
 rule lm_loss:
@@ -129,8 +129,8 @@ rule lm_loss:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.lm_loss --checkpoint {input.checkpoint} {params.stimuli} "
-        "--batch-size {params.cfg[batch_size]} --device {params.device} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.lm_loss --checkpoint {input.checkpoint:q} {params.stimuli} "
+        "--batch-size {params.cfg[batch_size]} --device {params.device} --out {output:q} > {log:q} 2>&1"
 
 
 rule blimp:
@@ -156,9 +156,9 @@ rule blimp:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.blimp --checkpoint {input.checkpoint} --blimp {input.blimp} "
-        "--tokenizer {params.tokenizer} {params.limit} --batch-size {params.cfg[batch_size]} "
-        "--device {params.device} --out {output.scores} --paradigms-out {output.paradigms} > {log} 2>&1"
+        "python -m toponets.cli.blimp --checkpoint {input.checkpoint:q} --blimp {input.blimp:q} "
+        "--tokenizer {params.tokenizer:q} {params.limit} --batch-size {params.cfg[batch_size]} "
+        "--device {params.device} --out {output.scores:q} --paradigms-out {output.paradigms:q} > {log:q} 2>&1"
 
 
 rule downsampling:
@@ -187,6 +187,6 @@ rule downsampling:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.downsampling --checkpoint {input.checkpoint} {params.stimuli} "
-        "--factors {params.factors} --metrics val_loss,blimp --blimp {input.blimp} --tokenizer {params.tokenizer} "
-        "{params.blimp_limit} --batch-size {params.batch_size} --device {params.device} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.downsampling --checkpoint {input.checkpoint:q} {params.stimuli} "
+        "--factors {params.factors} --metrics val_loss,blimp --blimp {input.blimp:q} --tokenizer {params.tokenizer:q} "
+        "{params.blimp_limit} --batch-size {params.batch_size} --device {params.device} --out {output:q} > {log:q} 2>&1"

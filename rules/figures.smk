@@ -14,7 +14,7 @@ rule table_training:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables training --out {output} {input.logs} > {log} 2>&1"
+        "python -m toponets.cli.tables training --out {output:q} {input.logs:q} > {log:q} 2>&1"
 
 
 rule table_vision_metrics:
@@ -36,7 +36,7 @@ rule table_vision_metrics:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables metrics --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables metrics --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule table_smoothness_layers:
@@ -54,7 +54,7 @@ rule table_smoothness_layers:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables per-layer --metric smoothness --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables per-layer --metric smoothness --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule table_smoothness_curves:
@@ -72,7 +72,7 @@ rule table_smoothness_curves:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables curves --out {output} {input.curves} > {log} 2>&1"
+        "python -m toponets.cli.tables curves --out {output:q} {input.curves:q} > {log:q} 2>&1"
 
 
 rule fig2a:
@@ -90,7 +90,7 @@ rule fig2a:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig2a --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig2a --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 
@@ -109,7 +109,7 @@ rule fig7:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig7 --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig7 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule table_pruning_curves:
@@ -127,7 +127,7 @@ rule table_pruning_curves:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables curves --out {output} {input.curves} > {log} 2>&1"
+        "python -m toponets.cli.tables curves --out {output:q} {input.curves:q} > {log:q} 2>&1"
 
 
 rule table_dimensionality_correlations:
@@ -145,7 +145,7 @@ rule table_dimensionality_correlations:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables correlations --performance top1 --out {output} {input.table} > {log} 2>&1"
+        "python -m toponets.cli.tables correlations --performance top1 --out {output:q} {input.table:q} > {log:q} 2>&1"
 
 
 rule fig3:
@@ -163,7 +163,7 @@ rule fig3:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig3 --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig3 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig4a:
@@ -181,7 +181,7 @@ rule fig4a:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig4a --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig4a --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule table_language_metrics:
@@ -203,7 +203,7 @@ rule table_language_metrics:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables metrics --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables metrics --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule table_downsampling_curves:
@@ -221,7 +221,7 @@ rule table_downsampling_curves:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables curves --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables curves --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule table_blimp_paradigms:
@@ -239,7 +239,7 @@ rule table_blimp_paradigms:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables curves --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables curves --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule table_language_dimensionality_correlations:
@@ -257,7 +257,7 @@ rule table_language_dimensionality_correlations:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables correlations --performance perplexity --out {output} {input.evals} > {log} 2>&1"
+        "python -m toponets.cli.tables correlations --performance perplexity --out {output:q} {input.evals:q} > {log:q} 2>&1"
 
 
 rule fig2b:
@@ -275,7 +275,7 @@ rule fig2b:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig2b --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig2b --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig4b:
@@ -295,7 +295,7 @@ rule fig4b:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig4b --table {input.table} --models {params.models} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig4b --table {input.table:q} --models {params.models} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig9:
@@ -313,7 +313,7 @@ rule fig9:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig9 --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig9 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig10:
@@ -333,7 +333,7 @@ rule fig10:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig10 --table {input.table} --models {params.models} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig10 --table {input.table:q} --models {params.models} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig6:
@@ -353,4 +353,4 @@ rule fig6:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig6 --table {input.tables} --models {params.models} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure fig6 --table {input.tables:q} --models {params.models} --out {output:q} > {log:q} 2>&1"

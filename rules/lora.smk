@@ -24,11 +24,11 @@ rule lora:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.lora --checkpoint {input.checkpoint} --text {input.text} --dataset {wildcards.corpus} "
+        "python -m toponets.cli.lora --checkpoint {input.checkpoint:q} --text {input.text:q} --dataset {wildcards.corpus} "
         "--rank {params.ranks} {params.alpha} --dropout {params.cfg[dropout]} --targets {params.targets} "
         "--lr {params.cfg[lr]} --steps {params.cfg[steps]} --batch-size {params.cfg[batch_size]} "
         "--length {params.cfg[length]} --eval-every {params.cfg[eval_every]} --n-samples {params.cfg[n_samples]} "
-        "--device {params.device} --out {output.scores} --curve {output.curve} > {log} 2>&1"
+        "--device {params.device} --out {output.scores:q} --curve {output.curve:q} > {log:q} 2>&1"
 
 
 rule table_lora_curves:
@@ -48,7 +48,7 @@ rule table_lora_curves:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables {params.kind} --out {output} {input.curves} > {log} 2>&1"
+        "python -m toponets.cli.tables {params.kind} --out {output:q} {input.curves:q} > {log:q} 2>&1"
 
 
 use rule table_lora_curves as table_lora_deltas with:
@@ -82,7 +82,7 @@ rule fig11:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure {params.figure} --table {input.table} --out {output} > {log} 2>&1"
+        "python -m toponets.cli.figure {params.figure} --table {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 use rule fig11 as fig12 with:

@@ -21,5 +21,5 @@ rule paper_comparison:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.paper_comparison --tables {input.tables} --families {params.families:q} "
-        "--out {output.table} --out-dir {output.per_item} > {log} 2>&1"
+        "python -m toponets.cli.paper_comparison --tables {input.tables:q} --families {params.families:q} "
+        "--out {output.table:q} --out-dir {output.per_item:q} > {log:q} 2>&1"

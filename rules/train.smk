@@ -29,9 +29,9 @@ rule train:
         "../envs/torch.yaml"
     shell:
         "{params.launcher} {params.command} --spec {params.spec:q} "
-        "--out {output.checkpoint} --metrics {params.resume}/metrics.jsonl --state {params.resume}/state.pt "
-        "--device {params.device} --threads {threads} > {log} 2>&1 "
-        "&& cp {params.resume}/metrics.jsonl {output.metrics} && rm -r {params.resume}"
+        "--out {output.checkpoint:q} --metrics {params.resume:q}/metrics.jsonl --state {params.resume:q}/state.pt "
+        "--device {params.device} --threads {threads} > {log:q} 2>&1 "
+        "&& cp {params.resume:q}/metrics.jsonl {output.metrics:q} && rm -r {params.resume:q}"
 
 
 # The authors' released checkpoints (published_checkpoints: true, experiments[].checkpoints) stand in for
@@ -54,5 +54,5 @@ rule import_checkpoint:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.import_checkpoint --weights {input.weights} --spec {params.spec:q} "
-        "--out {output.checkpoint} > {log} 2>&1"
+        "python -m toponets.cli.import_checkpoint --weights {input.weights:q} --spec {params.spec:q} "
+        "--out {output.checkpoint:q} > {log:q} 2>&1"

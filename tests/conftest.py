@@ -13,14 +13,24 @@ import pytest
 from PIL import Image
 
 from toponets.checkpoints import save_checkpoint
+from toponets.data.sources import mirror_dir
 from toponets.models import build, topographic_layers
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def mirror_path() -> Path:
-    """The data mirror: $TOPONETS_MIRROR, else ../shared/data beside the checkout."""
-    return Path(os.environ.get("TOPONETS_MIRROR") or REPO.parent / "shared" / "data")
+    """The data mirror, absolute: $TOPONETS_MIRROR (a relative one is taken from where pytest started, the
+    README's command gives ../shared/data from the checkout), else ../shared/data beside the checkout."""
+    return mirror_dir() or REPO.parent / "shared" / "data"
+
+
+def mirror_file(relative: str) -> Path:
+    """A file of the data mirror, or skip the test when it is not there."""
+    path = mirror_path() / relative
+    if not path.is_file():
+        pytest.skip(f"no {path}; set TOPONETS_MIRROR to the shared/data mirror")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """The experiment grid, config checks and the JSON schema of the presets."""
 
 import copy
+import math
+import re
 
 import pytest
 import yaml
@@ -105,7 +107,7 @@ def test_duplicate_names_and_taus_are_rejected():
 def test_missing_paths_name_the_key(tmp_path):
     config = {"mirror": "nowhere", "data": {"images": {"source": {"path": "no/such/imagenet"}}}, "experiments": []}
     problems = missing_paths(config, tmp_path)
-    assert problems["mirror"].startswith("mirror: directory nowhere does not exist")
+    assert problems["mirror"].startswith(f"mirror: directory {tmp_path / 'nowhere'} does not exist")
     assert problems["no/such/imagenet"].startswith("data source path no/such/imagenet (images) does not exist")
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "no/such/imagenet").mkdir(parents=True)
@@ -177,3 +179,46 @@ def test_experiments_can_limit_the_analyses_of_their_checkpoints():
     config["experiments"][0]["evaluate"] = ["smoothnes"]
     with pytest.raises(WorkflowError, match="smoothnes"):
         validate(config, SCHEMA, set_default=True)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("lora.experiments", ["nanogtp"], r"evaluation.lora.experiments: \['nanogtp'\] is not a language experiment of "
+                                      r"`experiments`; valid names: \['gpt_neo', 'nanogpt'\]"),
+    ("lora.corpora", ["shakespear"], r"evaluation.lora.corpora: \['shakespear'\] is not a corpus of data.corpora"),
+    ("lora.taus", [3], r"evaluation.lora.taus: \['3'\] is not a tau of the experiments in evaluation.lora.experiments"),
+    ("selectivity.experiments", ["resnet"], r"evaluation.selectivity.experiments: \['resnet'\] is not a vision "
+                                            r"experiment of `experiments`; valid names: \['resnet18', 'resnet50', 'vit_b_32'\]"),
+    ("selectivity.experiments", ["gpt_neo"], r"\['gpt_neo'\] is not a vision experiment"),
+    ("smoothness.corpus", "book", r"evaluation.smoothness.corpus: \['book'\] is not a corpus of data.corpora"),
+])
+def test_names_that_refer_to_other_parts_of_the_config_are_checked(key, value, message):
+    """A misspelt name no longer drops jobs silently or fails late: the check names the key and the valid names."""
+    config = load("config/smoke.yaml")
+    section, name = key.split(".")
+    config["evaluation"][section][name] = value
+    with pytest.raises(ValueError, match=message):
+        check_config(config)
+
+
+def test_lora_experiments_need_corpora():
+    config = load("config/smoke.yaml")
+    config["evaluation"]["lora"]["corpora"] = []
+    with pytest.raises(ValueError, match="evaluation.lora.corpora is empty"):
+        check_config(config)
+
+
+@pytest.mark.parametrize("where", ["tau", "recipe", "evaluation"])
+def test_non_finite_numbers_are_refused_everywhere(where):
+    config = load("config/smoke.yaml")
+    if where == "tau":
+        config["experiments"][0]["taus"].append(math.nan)
+        key = "experiments[0].taus[2]"
+    elif where == "recipe":
+        config["experiments"][0]["recipe"]["lr"] = math.inf
+        key = "experiments[0].recipe.lr"
+    else:
+        config["evaluation"]["lora"]["lr"] = math.inf
+        key = "evaluation.lora.lr"
+    validate(config, SCHEMA, set_default=True)  # the JSON schema lets .nan and .inf through as numbers
+    with pytest.raises(ValueError, match=rf"{re.escape(key)}: NaN and infinity \(.nan, .inf\) are not valid"):
+        check_config(config)

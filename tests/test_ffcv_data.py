@@ -3,14 +3,13 @@
 Most of this file's time is numba compiling ffcv's pipelines on first use.
 """
 
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import mirror_file
 from toponets.data import ffcv_data
 from toponets.data.prepare_images import from_tiny_imagenet
 
@@ -25,10 +24,7 @@ def test_missing_ffcv_says_how_to_install(monkeypatch, tmp_path):
 def beton(tmp_path_factory):
     """A .beton of 2 classes x 3 real 64x64 images, labels 0,0,0,1,1,1 in file order."""
     pytest.importorskip("ffcv", reason="ffcv is an optional extra (see ENVIRONMENT.md)")
-    mirror = Path(os.environ.get("TOPONETS_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
-    tar = mirror / "imagenet" / "tiny-imagenet-200.tar"
-    if not tar.is_file():
-        pytest.skip(f"no {tar}; set TOPONETS_MIRROR to the shared/data mirror")
+    tar = mirror_file("imagenet/tiny-imagenet-200.tar")
     root = tmp_path_factory.mktemp("ffcv")
     from_tiny_imagenet(tar, root / "images", classes=2, train_per_class=3, val_per_class=1)
     return ffcv_data.write_beton(root / "images" / "train", root / "train.beton", max_resolution=64, num_workers=1)

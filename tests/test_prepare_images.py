@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import mirror_file
 from toponets.cli.prepare_images import main
 from toponets.data import prepare_images
 from toponets.data.prepare_images import from_imagenet_dir, from_tiny_imagenet
@@ -18,10 +19,7 @@ CAPS = dict(classes=3, train_per_class=4, val_per_class=2)
 
 
 def tiny_imagenet_tar() -> Path:
-    mirror = Path(os.environ.get("TOPONETS_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
-    tar = mirror / "imagenet" / "tiny-imagenet-200.tar"
-    if not tar.is_file():
-        pytest.skip(f"no {tar}; set TOPONETS_MIRROR to the shared/data mirror")
+    tar = mirror_file("imagenet/tiny-imagenet-200.tar")
     return tar
 
 

@@ -1,6 +1,7 @@
 """Data sources (user path, mirror, HTTP download) and safe, atomic archive extraction."""
 
 import csv
+import errno
 import hashlib
 import http.server
 import io
@@ -13,8 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from conftest import mirror_file
 from toponets.data.archives import MARKER, ArchiveError, extract
-from toponets.data.sources import MIRROR_ENV, DataSourceError, fetch, sha256sum
+from toponets.data.sources import (
+    MIRROR_ENV,
+    DataSourceError,
+    fetch,
+    forget_stale_downloads,
+    missing_mirror,
+    mirror_dir,
+    sha256sum,
+)
 
 PAYLOAD = b"topographic networks\n" * 1000
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -23,14 +33,12 @@ UNREACHABLE = "http://127.0.0.1:1/payload.bin"  # fetch must never get this far
 
 
 def real_mirror() -> Path:
-    mirror = Path(os.environ.get(MIRROR_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data")
-    if not (mirror / "MANIFEST.tsv").is_file():
-        pytest.skip(f"no data mirror at {mirror}; set {MIRROR_ENV} to the shared/data mirror")
-    return mirror
+    return mirror_file("MANIFEST.tsv").parent
 
 
 def leftovers(directory: Path) -> list[str]:
-    return [p.name for p in directory.iterdir() if p.name.startswith(".")]
+    """Half-written files (atomic_path's temporaries)."""
+    return [p.name for p in directory.iterdir() if p.name.endswith(".part")]
 
 
 @pytest.fixture
@@ -220,3 +228,55 @@ def test_failed_extraction_leaves_nothing(tmp_path):
     with pytest.raises(ArchiveError, match="sha256"):
         extract(archive, tmp_path / "out" / "target", sha256="2" * 64)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_relative_mirror_is_resolved_where_it_is_read(tmp_path, mirror, monkeypatch):
+    """A relative $TOPONETS_MIRROR (the README's ../shared/data) means the same from any later directory."""
+    monkeypatch.chdir(mirror.parent)
+    monkeypatch.setenv(MIRROR_ENV, "mirror")
+    resolved = mirror_dir()
+    assert resolved == mirror and resolved.is_absolute()
+    assert missing_mirror() is None
+    monkeypatch.setenv(MIRROR_ENV, "no/such/mirror")
+    assert missing_mirror() == (f"${MIRROR_ENV}: directory {mirror.parent / 'no/such/mirror'} does not exist; point it "
+                                "at a data mirror (such as ../shared/data), or leave it unset (mirror: null) to "
+                                "download from the sources' URLs")
+
+
+def test_full_disk_is_said_plainly_and_keeps_nothing(tmp_path, mirror, monkeypatch):
+    def full(src, dst):
+        Path(dst).write_bytes(PAYLOAD[:100])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("toponets.data.sources.shutil.copyfile", full)
+    source = {"sha256": PAYLOAD_SHA, "mirror_path": "sub/payload.bin"}
+    with pytest.raises(DataSourceError, match=r"copying .*payload.bin to .*payload.bin failed: the disk holding "
+                                              r".*dest is full \(\d+ MB free\); nothing was kept"):
+        fetch(source, tmp_path / "dest", mirror=mirror)
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
+def test_a_download_damaged_after_its_fetch_is_fetched_again(tmp_path, mirror):
+    source = {"sha256": PAYLOAD_SHA, "mirror_path": "sub/payload.bin"}
+    root = tmp_path / "downloads"
+    path = fetch(source, root / "data", mirror=mirror)
+    sources = {"data": [source], "user": [{"path": str(tmp_path)}]}
+    assert forget_stale_downloads(sources, root) == []  # size and mtime as recorded: no checksum needed
+    with open(path, "r+b") as f:
+        f.truncate(100)
+    assert forget_stale_downloads(sources, root, dry_run=True)[0].endswith("; it would be fetched again")
+    assert path.exists()
+    found = forget_stale_downloads(sources, root)
+    assert len(found) == 1 and found[0].startswith(f"{path} changed after it was fetched (sha256 ")
+    assert found[0].endswith("; deleted, to be fetched again")
+    assert not path.exists()
+    assert fetch(source, root / "data", mirror=mirror).read_bytes() == PAYLOAD
+
+
+def test_a_touched_but_intact_download_is_kept(tmp_path, mirror):
+    source = {"sha256": PAYLOAD_SHA, "mirror_path": "sub/payload.bin"}
+    root = tmp_path / "downloads"
+    path = fetch(source, root / "data", mirror=mirror)
+    os.utime(path, (1, 1))
+    assert forget_stale_downloads({"data": [source]}, root) == []  # the checksum still matches
+    assert path.read_bytes() == PAYLOAD

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -16,6 +17,8 @@ from toponets.train.common import (
     MetricsLog,
     NonFiniteLossError,
     load_state,
+    restore,
+    set_aside_path,
     read_metrics,
     rng_state,
     save_state,
@@ -94,3 +97,41 @@ def test_metrics_log_resume_drops_later_steps(tmp_path):
     with MetricsLog(path):  # a fresh start empties the log
         pass
     assert read_metrics(path) == []
+
+
+def test_restore_resumes_a_state_of_the_same_config(tmp_path, capsys):
+    model, optimizer, scaler = _setup()
+    path = tmp_path / "state.pt"
+    spec = {"tau": 1.0, "recipe": {"lr": 0.1, "log_every": 1}}
+    save_state(path, model=model, optimizer=optimizer, scaler=scaler, step=4, config={"tau": 1.0, "recipe": {"lr": 0.1}})
+    fresh, fresh_opt, fresh_scaler = _setup()
+    # log_every is a runtime key: it may differ on resume
+    _, step = restore(path, spec, ["log_every"], model=fresh, optimizer=fresh_opt, scaler=fresh_scaler)
+    assert step == 4 and path.exists()
+    assert f"resuming from {path} after step 4" in capsys.readouterr().err
+
+
+def test_restore_moves_a_state_of_another_config_aside_and_starts_afresh(tmp_path, capsys):
+    """After a NaN loss the user lowers the learning rate: the rerun starts afresh by itself, keeping the old
+    state under a name made from its config, and never mixes the two runs."""
+    model, optimizer, scaler = _setup()
+    path = tmp_path / "state.pt"
+    old = {"tau": 1.0, "recipe": {"lr": 0.1}}
+    save_state(path, model=model, optimizer=optimizer, scaler=scaler, step=4, config=old)
+    written = path.read_bytes()
+    fresh, fresh_opt, fresh_scaler = _setup()
+    before = [p.clone() for p in fresh.parameters()]
+
+    # another process of a multi-GPU job leaves the file to the main one
+    _, step = restore(path, {"tau": 1.0, "recipe": {"lr": 0.01}}, [], main=False, model=fresh, optimizer=fresh_opt,
+                      scaler=fresh_scaler)
+    assert step is None and path.exists()
+
+    _, step = restore(path, {"tau": 1.0, "recipe": {"lr": 0.01}}, [], model=fresh, optimizer=fresh_opt,
+                      scaler=fresh_scaler)
+    assert step is None and not path.exists()
+    kept = set_aside_path(path, json.dumps(old, sort_keys=True))
+    assert kept.parent == tmp_path and kept.name.startswith("state.config-") and kept.read_bytes() == written
+    assert all(torch.equal(a, b) for a, b in zip(before, fresh.parameters()))  # nothing of the old run loaded
+    err = capsys.readouterr().err
+    assert f"written with another config; moved it aside to {kept}" in err and "started this run afresh" in err

@@ -93,10 +93,13 @@ def run(tmp_path, folder, spec, name="run", val=True, **kwargs):
 
 
 def test_loss_falls_and_outputs_are_written(tmp_path, folder):
-    last, paths = run(tmp_path, folder, tiny_spec(epochs=6, lr=0.1, val_every=3))
+    # lr 0.02, not 0.1: at 0.1 this 8-image-batch run is chaotic, and whether it diverges depends on the
+    # CPU's floating-point path (1 vs 2 threads, seeds 0-2: last-4 ce from 0.49 to 2.34). At 0.02 the same
+    # six runs all learn the red/blue task: first-4 ce 0.69-0.86 -> last-4 ce 0.22-0.35 (chance: ln 2 = 0.69).
+    last, paths = run(tmp_path, folder, tiny_spec(epochs=6, lr=0.02, val_every=3))
     records = read_metrics(paths["jsonl"])
     ce = [r["ce"] for r in records]
-    assert np.mean(ce[-4:]) < np.mean(ce[:4]) - 0.1
+    assert np.mean(ce[-4:]) < min(np.mean(ce[:4]) - 0.1, 0.55)
     assert [r["step"] for r in records] == list(range(1, 25))
     assert {"step", "epoch", "loss", "ce", "topo", "acc", "lr", "img_s", "res"} <= records[0].keys()
     assert [r["step"] for r in records if "val_acc" in r] == [12, 24]
@@ -111,6 +114,24 @@ def test_tau_zero_still_logs_topo(tmp_path, folder):
     _, paths = run(tmp_path, folder, {**tiny_spec(epochs=1), "tau": 0.0}, val=False)
     records = read_metrics(paths["jsonl"])
     assert all(0 < r["topo"] < 2 and r["loss"] == r["ce"] for r in records)
+
+
+def test_rerun_with_another_config_starts_afresh(tmp_path, folder):
+    """The natural fix after a stopped run (lower the learning rate, rerun) needs no manual step: the old state is
+    kept aside and the rerun equals a fresh run of the new config."""
+    def kill_at_4(record):
+        if record["step"] == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, folder, tiny_spec(), name="parts", val=False, on_step=kill_at_4)
+    assert (tmp_path / "parts.pt").exists()
+    lower = tiny_spec(lr=0.01)
+    run(tmp_path, folder, lower, name="parts", val=False)
+    assert [p.name.startswith("parts.config-") for p in tmp_path.glob("parts.config-*.pt")] == [True]
+    run(tmp_path, folder, lower, name="fresh", val=False)
+    parts, fresh = (load_file(tmp_path / f"{name}.safetensors") for name in ("parts", "fresh"))
+    assert all(torch.equal(parts[k], fresh[k]) for k in fresh)
 
 
 @pytest.mark.parametrize("make_spec", [tiny_spec, tiny_vit_spec], ids=["resnet18", "vit_b_32"])

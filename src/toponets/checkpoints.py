@@ -10,6 +10,7 @@ commit. Loading never unpickles code. The authors' released ``.pt`` files
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,26 @@ def _strip_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def load_refusal(err: Exception) -> str:
+    """Why torch.load(weights_only=True) refused a file: the first sentence of torch's reason, without its
+    advice to retry with weights_only=False or to allowlist the file's globals, either of which would run
+    code the file holds."""
+    advice = ("weights_only", "Weights only", "Check the documentation", "Please file an issue")
+    reasons = [line.strip() for line in str(err).splitlines() if line.strip() and not any(a in line for a in advice)]
+    if not reasons:
+        return type(err).__name__
+    reason = reasons[0].removeprefix("WeightsUnpickler error:").strip()
+    return re.split(r"(?<=\.)\s", reason)[0]
+
+
+def _unsafe_or_damaged(path: Path, err: Exception) -> str:
+    """Our message for an authors' file that torch.load(weights_only=True) refuses."""
+    return (f"{path} cannot be read as plain weights ({load_refusal(err)}). It holds Python objects other than tensors, "
+            "or it is damaged. It is never loaded in a way that could run code from the file: use the authors' "
+            "released file (check its size and checksum against the download page), or re-save the weights "
+            "alone with torch.save(model.state_dict(), path) where the file is trusted")
+
+
 def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[nn.Module, dict[str, Any]]:
     """A model of `family` with the weights of one of the authors' released ``.pt`` files, and the
     builder options that rebuild it.
@@ -111,7 +132,7 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[n
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
-        raise ValueError(f"{path} is not a weights-only PyTorch checkpoint: {err}") from err
+        raise ValueError(_unsafe_or_damaged(path, err)) from None
     if not isinstance(blob, dict):
         raise ValueError(f"{path} holds a {type(blob).__name__}, expected a state dict")
     if "model_args" in blob:  # the file's own architecture wins over the config's options

@@ -9,9 +9,12 @@ sidecar records. tau 0 is the baseline, named like every other run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .data.sources import missing_mirror
 
 KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_neo": "language", "nanogpt": "language"}
 
@@ -102,8 +105,60 @@ def find_run(config: dict[str, Any], model: str, tau: str, seed: str | int) -> R
     raise KeyError(f"no run model={model} tau={tau} seed={seed} in the config's experiments")
 
 
+def non_finite_keys(value: Any, key: str = "") -> list[str]:
+    """The dotted keys of `value` (a loaded config) that hold NaN or an infinity (YAML's .nan, .inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [key or "(top level)"]
+    if isinstance(value, dict):
+        return [k for name, item in value.items() for k in non_finite_keys(item, f"{key}.{name}" if key else str(name))]
+    if isinstance(value, list):
+        return [k for i, item in enumerate(value) for k in non_finite_keys(item, f"{key}[{i}]")]
+    return []
+
+
+def _unknown_names(key: str, given: list[str] | None, valid: list[str], what: str) -> None:
+    """Raise ValueError if `given` (a config list naming other parts of the config) names something not in `valid`."""
+    unknown = [name for name in given or [] if name not in valid]
+    if unknown:
+        raise ValueError(f"{key}: {unknown} {'is' if len(unknown) == 1 else 'are'} not {what}; "
+                         f"valid names: {sorted(valid) or 'none defined'}")
+
+
+def _check_references(config: dict[str, Any]) -> None:
+    """Every name that refers to another part of the config names something that exists."""
+    experiments = config["experiments"]
+    evaluation = config.get("evaluation", {})
+    corpora = sorted(config.get("data", {}).get("corpora", {}))
+    vision = [e["name"] for e in experiments if KIND[e["family"]] == "vision"]
+    language = [e["name"] for e in experiments if KIND[e["family"]] == "language"]
+    selectivity = evaluation.get("selectivity", {})
+    _unknown_names("evaluation.selectivity.experiments", selectivity.get("experiments"), vision,
+                   "a vision experiment of `experiments`")
+    lora = evaluation.get("lora", {})
+    _unknown_names("evaluation.lora.experiments", lora.get("experiments"), language,
+                   "a language experiment of `experiments`")
+    _unknown_names("evaluation.lora.corpora", lora.get("corpora"), corpora, "a corpus of data.corpora")
+    if lora.get("experiments") and not lora.get("corpora"):
+        raise ValueError("evaluation.lora.corpora is empty, so evaluation.lora.experiments are fine-tuned on nothing; "
+                         "name corpora of data.corpora, or set evaluation.lora.experiments to []")
+    if lora.get("taus") is not None:
+        taus = {tau_label(t) for e in experiments if e["name"] in lora.get("experiments", []) for t in e["taus"]}
+        _unknown_names("evaluation.lora.taus", [tau_label(t) for t in lora["taus"]], sorted(taus),
+                       "a tau of the experiments in evaluation.lora.experiments")
+    for analysis in ("smoothness", "dimensionality"):
+        corpus = evaluation.get(analysis, {}).get("corpus")
+        _unknown_names(f"evaluation.{analysis}.corpus", None if corpus is None else [corpus], corpora,
+                       "a corpus of data.corpora")
+    neural = evaluation.get("unit_voxel", {}).get("neural")
+    if neural and neural not in config.get("data", {}).get("neural", {}):
+        raise ValueError(f"evaluation.unit_voxel.neural: {neural!r} needs data.neural.{neural}; add it or set neural to null")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Checks the JSON schema cannot express; raises ValueError naming the key and the fix."""
+    bad = non_finite_keys(config)
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: NaN and infinity (.nan, .inf) are not valid config values; give a finite number")
     names = [exp["name"] for exp in config["experiments"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -130,13 +185,7 @@ def check_config(config: dict[str, Any]) -> None:
         for key, what in (("tokenizer", "the GPT-2 tokenizer"), ("blimp", "BLiMP.zip, which its evaluation reads")):
             if key not in config.get("data", {}):
                 raise ValueError(f"experiments[{exp['name']}] is a language model: data.{key} must give {what}")
-    neural = config.get("evaluation", {}).get("unit_voxel", {}).get("neural")
-    if neural and neural not in config.get("data", {}).get("neural", {}):
-        raise ValueError(f"evaluation.unit_voxel.neural: {neural!r} needs data.neural.{neural}; add it or set neural to null")
-    for analysis in ("smoothness", "dimensionality"):
-        corpus = config.get("evaluation", {}).get(analysis, {}).get("corpus")
-        if corpus is not None and corpus not in corpora:
-            raise ValueError(f"evaluation.{analysis}.corpus: {corpus!r} is not a corpus of data.corpora ({sorted(corpora)})")
+    _check_references(config)
 
 
 def data_sources(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -181,10 +230,9 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
     """{config key: message} for each configured local path that does not exist (relative to `base`)."""
     base = Path(base)
     problems = {}
-    if config.get("mirror") and not (base / config["mirror"]).is_dir():
-        problems["mirror"] = (
-            f"mirror: directory {config['mirror']} does not exist; point it at a data mirror (such as ../shared/data) or set it to null"
-        )
+    mirror = missing_mirror(base / config["mirror"] if config.get("mirror") else None)
+    if mirror:
+        problems["mirror"] = mirror
     nsd = config.get("data", {}).get("neural", {}).get("nsd")
     if nsd and not (base / nsd["root"]).is_dir():
         problems[nsd["root"]] = (

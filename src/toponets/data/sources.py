@@ -8,14 +8,21 @@ A source is a dict from the YAML config, one of
 `filename` defaults to the last part of the URL (or of `mirror_path`);
 `mirror_path` is the file's path inside a mirror directory and defaults to
 `filename`. The mirror directory is the `mirror` argument, else the
-environment variable TOPONETS_MIRROR. `fetch` prefers a verified copy already
-in the destination, then the mirror, then the URL, so reruns and offline
-machines never download.
+environment variable TOPONETS_MIRROR, resolved to an absolute path where it is
+read, so a relative one means the same wherever a job runs. `fetch` prefers a
+verified copy already in the destination, then the mirror, then the URL, so
+reruns and offline machines never download.
+
+Each fetched file gets a record of its size and mtime beside it
+(`.<name>.fetched`); `stale_download` compares a file with its record, so a
+download damaged after its fetch is noticed and fetched again.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
 import shutil
 import urllib.error
@@ -52,9 +59,23 @@ def sha256sum(path: str | os.PathLike) -> str:
 
 
 def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
-    """The mirror directory: the argument, else $TOPONETS_MIRROR, else None."""
+    """The mirror directory, absolute: the argument, else $TOPONETS_MIRROR, else None.
+
+    A relative path is taken from the current directory here, once, so that the jobs of a workflow
+    (or tests running one in another directory) all see the same mirror.
+    """
     mirror = mirror or os.environ.get(MIRROR_ENV)
-    return Path(mirror).expanduser() if mirror else None
+    return Path(mirror).expanduser().absolute() if mirror else None
+
+
+def missing_mirror(mirror: str | os.PathLike | None = None) -> str | None:
+    """Why the configured mirror cannot be used (a path that is no directory), or None."""
+    path = mirror_dir(mirror)
+    if path is None or path.is_dir():
+        return None
+    key = "mirror" if mirror else f"${MIRROR_ENV}"
+    return (f"{key}: directory {path} does not exist; point it at a data mirror (such as ../shared/data), "
+            "or leave it unset (mirror: null) to download from the sources' URLs")
 
 
 def filename(source: Mapping) -> str:
@@ -84,19 +105,25 @@ def fetch(source: Mapping, dest_dir: str | os.PathLike, mirror: str | os.PathLik
     dest = Path(dest_dir) / name
 
     if dest.is_file() and checksum(dest, expected[0]) == expected[1]:
+        _record_fetch(dest)
         return dest
     mirror = mirror_dir(mirror)
     if mirror is not None:
         candidate = mirror / source.get("mirror_path", name)
         if candidate.is_file():
             _verify(candidate, expected, source, mirror)
-            with atomic_path(dest) as tmp:
-                # a copy, not a hard link: a link shares the mirror file's mtime, which Snakemake may touch,
-                # making every other workflow that uses the mirror see an updated input and rerun
-                shutil.copyfile(candidate, tmp)
+            try:
+                with atomic_path(dest) as tmp:
+                    # a copy, not a hard link: a link shares the mirror file's mtime, which Snakemake may touch,
+                    # making every other workflow that uses the mirror see an updated input and rerun
+                    shutil.copyfile(candidate, tmp)
+            except OSError as err:
+                raise DataSourceError(f"copying {candidate} to {dest} failed: {_os_problem(err, dest)}") from err
+            _record_fetch(dest)
             return dest
     if source.get("url"):
         _download(source["url"], dest, expected, source, mirror)
+        _record_fetch(dest)
         return dest
     where = f"the mirror {mirror}" if mirror else f"any mirror (${MIRROR_ENV} is not set)"
     raise DataSourceError(f"{name} is not in {where} and its source has no `url:`. {_how_to(source, mirror)}")
@@ -155,8 +182,10 @@ def _download(url: str, dest: Path, expected: tuple[str, str], source: Mapping, 
                 while chunk := response.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
-        except (urllib.error.URLError, OSError) as e:
+        except urllib.error.URLError as e:
             raise DataSourceError(f"downloading {url} failed ({e}). {_how_to(source, mirror)}") from e
+        except OSError as e:
+            raise DataSourceError(f"downloading {url} failed: {_os_problem(e, dest)}. {_how_to(source, mirror)}") from e
         if digest.hexdigest() != wanted:
             raise DataSourceError(
                 f"download of {url} has {algorithm} {digest.hexdigest()}, expected {wanted}; "
@@ -171,3 +200,68 @@ def _how_to(source: Mapping, mirror: Path | None) -> str:
         f"To supply it: set `path:` in the config to a local copy, or put a good copy at {target}, "
         f"or set {MIRROR_ENV} to a mirror directory that holds {relative}."
     )
+
+
+def _os_problem(err: OSError, dest: Path) -> str:
+    """An OS error while writing `dest`, said plainly (a full disk names the free space and what to do)."""
+    if err.errno == errno.ENOSPC:
+        free = shutil.disk_usage(dest.parent).free
+        return (f"the disk holding {dest.parent} is full ({free / 1e6:.0f} MB free); nothing was kept. "
+                "Free space there, or run the workflow in a directory on a larger disk")
+    return f"{err.strerror or err} ({dest}); nothing was kept"
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.fetched")
+
+
+def _record_fetch(path: Path) -> None:
+    """Note the size and mtime of a verified download beside it (see `stale_download`)."""
+    stat = path.stat()
+    _record_path(path).write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+
+
+def stale_download(path: str | os.PathLike, source: Mapping) -> str | None:
+    """Why the fetched file `path` of `source` can no longer be trusted, or None if it can.
+
+    A file whose size and mtime still match the record its fetch wrote is trusted as it is. Otherwise
+    (changed, or fetched before records were kept) its checksum decides: a good file gets a new record.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(_record_path(path).read_text())
+        stat = path.stat()
+        if record == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}:
+            return None
+    except (OSError, ValueError):
+        pass
+    algorithm, digest = _expected(source)
+    actual = checksum(path, algorithm)
+    if actual != digest:
+        return f"{path} changed after it was fetched ({algorithm} {actual}, expected {digest})"
+    _record_fetch(path)
+    return None
+
+
+def forget_download(path: str | os.PathLike) -> None:
+    """Delete a download and its record, so that the next run fetches it again."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    _record_path(path).unlink(missing_ok=True)
+
+
+def forget_stale_downloads(sources: Mapping[str, list], root: str | os.PathLike, dry_run: bool = False) -> list[str]:
+    """Check each fetched download under `root` (<root>/<dataset>/<file>) with `stale_download` and delete the
+    damaged ones (unless `dry_run`), so that the workflow fetches them again; return what was found."""
+    found = []
+    for dataset, dataset_sources in sources.items():
+        for source in dataset_sources:
+            if "path" in source or _expected(source) is None:
+                continue
+            path = Path(root) / dataset / filename(source)
+            problem = path.is_file() and stale_download(path, source)
+            if problem:
+                if not dry_run:
+                    forget_download(path)
+                found.append(f"{problem}; {'it would be' if dry_run else 'deleted, to be'} fetched again")
+    return found

@@ -9,6 +9,7 @@ tensors and plain Python values so it loads with ``weights_only=True``.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import math
 import random
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoints import save_checkpoint
+from ..checkpoints import load_refusal, save_checkpoint
 from ..io import atomic_path
 
 
@@ -96,14 +97,16 @@ def load_state(
     return its step.
 
     The state must come from the same resolved config: resuming a different
-    experiment from it would silently mix two runs.
+    experiment from it would silently mix two runs (`restore` moves such a state aside).
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
-        raise RuntimeError(f"training state {path} cannot be read ({err}); delete it to start this run afresh") from err
+    return apply_state(_read_state(path), path, model=model, optimizer=optimizer, scaler=scaler, config=config, ema=ema)
+
+
+def apply_state(state: dict[str, Any], path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scaler: torch.amp.GradScaler, config: dict[str, Any], ema: nn.Module | None = None) -> int:
+    """`load_state` for a state already read from `path`; StateMismatchError if its config is another."""
     if state["config"] != json.dumps(config, sort_keys=True):
-        raise RuntimeError(
+        raise StateMismatchError(
             f"training state {path} was written by a run with a different config; "
             "delete it to start afresh, or restore the config it was made with"
         )
@@ -114,6 +117,26 @@ def load_state(
         ema.load_state_dict(state["ema"])
     set_rng_state(state["rng"])
     return state["step"]
+
+
+class StateMismatchError(RuntimeError):
+    """A training state was written by a run with another config."""
+
+
+def _read_state(path: str | Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        raise RuntimeError(f"training state {path} cannot be read ({load_refusal(err)}); "
+                           "delete it to start this run afresh") from None
+
+
+def set_aside_path(state_path: Path, config_json: str) -> Path:
+    """Where the state of a run with another config is kept: named by that config's hash, beside `state_path`."""
+    digest = hashlib.sha256(config_json.encode()).hexdigest()[:12]
+    return state_path.with_name(f"{state_path.stem}.config-{digest}{state_path.suffix}")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -219,14 +242,30 @@ def use_amp(setting: bool | str, device: torch.device) -> bool:
     return bool(setting)
 
 
-def restore(state_path: Path, spec: dict[str, Any], runtime_keys: Iterable[str], **parts) -> tuple[dict, int | None]:
+def restore(state_path: Path, spec: dict[str, Any], runtime_keys: Iterable[str], main: bool = True,
+            **parts) -> tuple[dict, int | None]:
     """The objects a state file holds (`parts` plus the spec's fingerprint) and the step to resume from:
-    that of `state_path` if it exists, else None. Recipe keys in `runtime_keys` may differ on resume."""
+    that of `state_path` if it exists, else None. Recipe keys in `runtime_keys` may differ on resume.
+
+    A state written with another config (after a NaN loss, say, the user lowered the learning rate) is
+    never mixed into this run: the `main` process moves it aside, kept under a name made from its config's
+    hash (`set_aside_path`), and the run starts afresh, saying so in the log.
+    """
     fingerprint = {**spec, "recipe": {k: v for k, v in spec["recipe"].items() if k not in runtime_keys}}
     objects = {**parts, "config": fingerprint}
-    if not state_path.exists():
+    try:
+        state = _read_state(state_path)
+    except FileNotFoundError:  # no state, or (another rank) one the main process has just moved aside
         return objects, None
-    step = load_state(state_path, **objects)
+    try:
+        step = apply_state(state, state_path, **objects)
+    except StateMismatchError:
+        if main:
+            kept = set_aside_path(state_path, state["config"])
+            state_path.replace(kept)
+            print(f"training state {state_path} was written with another config; moved it aside to {kept} "
+                  "(delete it when no longer needed) and started this run afresh", file=sys.stderr)
+        return objects, None
     print(f"resuming from {state_path} after step {step}", file=sys.stderr)
     return objects, step
 

@@ -257,7 +257,8 @@ def _train(spec, data_dir, out, metrics_path, state_path: Path, ctx: distributed
     scaler = torch.amp.GradScaler(dev.type, enabled=False)  # bf16 needs no loss scaling; kept for the state format
     total, per_step = total_steps(recipe), tokens_per_step(recipe)
 
-    objects, resumed_at = restore(state_path, spec, RUNTIME_KEYS, model=model, optimizer=optimizer, scaler=scaler)
+    objects, resumed_at = restore(state_path, spec, RUNTIME_KEYS, main=ctx.is_main, model=model, optimizer=optimizer,
+                                  scaler=scaler)
     distributed.barrier(ctx)  # every rank has read the state before rank 0 may overwrite or delete it
     step = resumed_at or 0
     ddp = distributed.wrap(model, ctx)

@@ -503,7 +503,7 @@ def _train(spec, train_dir, val_dir, out, metrics_path, state_path: Path, ctx: d
     total = recipe["epochs"] * steps_per_epoch
 
     objects, resumed_at = restore(
-        state_path, spec, RUNTIME_KEYS, model=model, optimizer=optimizer, scaler=scaler, ema=ema
+        state_path, spec, RUNTIME_KEYS, main=ctx.is_main, model=model, optimizer=optimizer, scaler=scaler, ema=ema
     )
     distributed.barrier(ctx)  # every rank has read the state before rank 0 may overwrite or delete it
     step = resumed_at or 0
