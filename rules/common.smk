@@ -31,7 +31,6 @@ except ValueError as err:
 MISSING = missing_paths(config, Path.cwd())
 if "mirror" in MISSING:
     raise WorkflowError(f"Invalid config: {MISSING['mirror']}")
-MIRROR = mirror_dir(config["mirror"])  # absolute, so every job (local or submitted) reads the same mirror
 
 DEVICE = config["device"]
 

@@ -5,7 +5,9 @@ rule fetch:
         "resources/downloads/{dataset}/{filename}",
     params:
         source=download_source,
-        mirror=f"--mirror {shlex.quote(str(MIRROR))}" if MIRROR else "",  # config `mirror`, else $TOPONETS_MIRROR
+        # config `mirror`, resolved; else the job reads $TOPONETS_MIRROR itself (a param would rerun every fetch
+        # whenever the variable changes)
+        mirror=f"--mirror {shlex.quote(str(mirror_dir(config['mirror'])))}" if config["mirror"] else "",
     log:
         "results/logs/fetch/{dataset}/{filename}.log",
     benchmark:

@@ -68,10 +68,11 @@ def tiny_image_folder(root, classes: int = 3, per_class: int = 3):
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "rules", "schemas", "envs", "profiles", "report", "src"]
 
 
-def snakemake(workdir, *args, check=True):
-    """Run Snakemake on the workflow copy `workdir` with the data mirror; fail with its output unless `check` is off."""
+def snakemake(workdir, *args, check=True, mirror=None):
+    """Run Snakemake on the workflow copy `workdir` with the data mirror (or `mirror`, a path for
+    $TOPONETS_MIRROR); fail with its output unless `check` is off."""
     cmd = [sys.executable, "-m", "snakemake", "--directory", str(workdir), *args]
-    env = {**os.environ, "TOPONETS_MIRROR": str(mirror_path())}
+    env = {**os.environ, "TOPONETS_MIRROR": str(mirror or mirror_path())}
     result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
     if check and result.returncode:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")

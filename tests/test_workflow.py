@@ -20,7 +20,8 @@ from conftest import REPO, copy_workflow, mirror_path, planned_jobs, snakemake
 
 @pytest.fixture(scope="module")
 def workflow_copy(tmp_path_factory, mirror):
-    return copy_workflow(tmp_path_factory.mktemp("workflow"))
+    """A copy of the workflow in a directory whose path has a space, as a user's checkout may."""
+    return copy_workflow(tmp_path_factory.mktemp("workflow") / "my checkout")
 
 
 HAS_BRAINSCORE = (REPO / ".venv-brainscore" / "bin" / "python").exists()
@@ -35,11 +36,14 @@ def smoke_run(workflow_copy):
         config = yaml.safe_load(path.read_text())
         config["evaluation"]["brainscore"]["benchmarks"] = None
         path.write_text(yaml.safe_dump(config))
-    snakemake(workflow_copy, "--configfile", "config/smoke.yaml", "--cores", "2")
+    spaced_mirror = workflow_copy.parent / "data mirror"  # every rule quotes its paths (the Brain-Score venv's too)
+    spaced_mirror.symlink_to(mirror_path())
+    snakemake(workflow_copy, "--configfile", "config/smoke.yaml", "--cores", "2", mirror=spaced_mirror)
     return workflow_copy
 
 
 def test_smoke_preset_produces_tables_and_figure(smoke_run):
+    assert " " in str(smoke_run)  # the checkout, its Brain-Score venv and the mirror (smoke_run) have spaces
     results = smoke_run / "results"
     metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
     assert set(metrics.metric) == {"top1", "smoothness", "effective_dim"}
@@ -220,3 +224,67 @@ def test_bad_config_stops_before_any_job(tmp_path, mirror):
     assert result.returncode != 0
     assert "data source path no/such/tiny-imagenet.tar (images) does not exist" in result.stdout + result.stderr
     assert not (workflow_copy / "results").exists() and not (workflow_copy / "resources").exists()
+
+
+def dry_run(workflow_copy, *args, mirror=None):
+    """A dry run of the smoke preset: (return code, all output)."""
+    result = snakemake(workflow_copy, "--configfile", "config/smoke.yaml", "-n", *args, check=False, mirror=mirror)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def fresh_copy(tmp_path_factory, mirror):
+    """A workflow copy that is never run, for dry runs and config probes."""
+    return copy_workflow(tmp_path_factory.mktemp("fresh"))
+
+
+def test_command_line_config_values_are_yaml(fresh_copy):
+    code, out = dry_run(fresh_copy, "--config", "seeds=[0,1]", "published_checkpoints=false")
+    assert code == 0, out
+    assert planned_jobs(out)["train"] == 2 * 10  # 10 runs of the smoke grid, each with two seeds
+    code, out = dry_run(fresh_copy, "--config", "mirror=null")
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"options": {"width_multiplier": 0.25, "num_clases": 4}},
+     "experiments[resnet18] (resnet18): bad options for model 'resnet18': build_resnet() got an unexpected keyword "
+     "argument 'num_clases'"),
+    ({"factor": 9.0}, "experiments[resnet18] (resnet18): TopoLoss factor (9, 9) is larger than the"),
+])
+def test_model_mistakes_stop_the_dry_run(tmp_path, fresh_copy, change, message):
+    """Errors that once surfaced only inside a training job (after Snakemake removed its old outputs)."""
+    config = yaml.safe_load((fresh_copy / "config" / "smoke.yaml").read_text())
+    config["experiments"][0].update(change)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(fresh_copy, "--configfile", str(bad), "-n", check=False)
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+
+
+def test_yaml_syntax_error_in_the_default_preset_names_file_and_line(tmp_path, mirror):
+    workflow_copy = copy_workflow(tmp_path / "workflow")
+    path = workflow_copy / "config.yaml"
+    path.write_text(path.read_text().replace("seeds: [0]", "seeds: [0", 1))
+    result = snakemake(workflow_copy, "-n", check=False)
+    assert result.returncode != 0
+    assert re.search(r"Invalid config: config.yaml, line \d+, column \d+: while parsing a flow sequence",
+                     result.stdout + result.stderr)
+
+
+def test_a_missing_mirror_directory_in_the_environment_is_named(tmp_path, fresh_copy):
+    code, out = dry_run(fresh_copy, mirror=tmp_path / "no mirror")
+    assert code != 0 and f"$TOPONETS_MIRROR: directory {tmp_path / 'no mirror'} does not exist" in out
+
+
+def test_an_analysis_no_run_evaluates_plans_no_table(tmp_path, fresh_copy):
+    config = yaml.safe_load((fresh_copy / "config" / "smoke.yaml").read_text())
+    for exp in config["experiments"]:
+        exp["evaluate"] = ["accuracy", "lm_loss", "blimp", "smoothness", "dimensionality"]
+    path = tmp_path / "few.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(fresh_copy, "--configfile", str(path), "-n")
+    jobs = planned_jobs(result.stdout)
+    brain = {"table_selectivity", "fig5a", "table_unit_voxel", "table_brainscore", "table_integration_windows",
+             "fig5b", "table_lora_curves", "fig11", "table_pruning_curves", "fig4a", "table_downsampling_curves"}
+    assert brain & set(jobs) == set() and jobs["table_vision_metrics"] == 1
