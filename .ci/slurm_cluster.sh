@@ -135,7 +135,7 @@ else
   slurmctld </dev/null >>"$LOG/slurmctld.out" 2>&1
   wait_for 60 sh -c 'scontrol ping | grep -q UP' || fail "slurmctld did not start (see /var/log/slurm/slurmctld.log)"
 fi
-if ! [ -s /run/slurmd.pid ] || ! kill -0 "$(cat /run/slurmd.pid)" 2>/dev/null; then
+if ! pgrep -x slurmd >/dev/null; then
   slurmd </dev/null >>"$LOG/slurmd.out" 2>&1
 fi
 idle() { sinfo -h -N -o %t | grep -Eq '^(idle|mix|alloc)'; }
