@@ -31,6 +31,7 @@ FIGURE = "results/figures/fig7_correlation_vs_distance.png"
 TABLE = "results/tables/smoothness_curves.csv"
 RESUMED, STRAIGHT = "resnet18_resume", "resnet18_straight"  # the same run under two names
 LONG_RUN = "results/train/{}/tau5/seed0/model.safetensors"
+EPOCHS = 12  # 3 steps each; a state every 4 steps: the cancel comes with most of the run still to go
 
 
 def _answers(*cmd) -> str | None:
@@ -82,7 +83,7 @@ def subset_config(root: Path) -> Path:
     and a state saved every 4 steps (3 steps an epoch)."""
     config = yaml.safe_load((root / "config" / "smoke.yaml").read_text())
     resnet18 = next(e for e in config["experiments"] if e["name"] == "resnet18")
-    long = {**resnet18["recipe"], "epochs": 8, "lr": 0.05, "checkpoint_every": 4}
+    long = {**resnet18["recipe"], "epochs": EPOCHS, "lr": 0.05, "checkpoint_every": 4}
     config["experiments"] = [{**resnet18, "taus": [5]}] + [
         {**resnet18, "name": name, "taus": [5], "evaluate": ["accuracy"], "recipe": long} for name in (RESUMED, STRAIGHT)
     ]
@@ -173,7 +174,7 @@ def test_a_cancelled_training_job_is_resubmitted_and_resumes_to_the_same_weights
     log = (root / f"results/logs/train/{RESUMED}/tau5/seed0.log").read_text()
     assert re.search(r"resuming from \S+state.pt after step \d+", log)
     steps = [json.loads(line)["step"] for line in (root / LONG_RUN.format(RESUMED)).with_name("metrics.jsonl").open()]
-    assert steps == list(range(1, 8 * 3 + 1))
+    assert steps == list(range(1, EPOCHS * 3 + 1))
     resumed, straight = (load_file(root / LONG_RUN.format(name)) for name in (RESUMED, STRAIGHT))
     assert resumed.keys() == straight.keys()
     assert [k for k in resumed if not (resumed[k] == straight[k]).all()] == []
