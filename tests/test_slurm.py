@@ -88,6 +88,7 @@ def subset_config(root: Path) -> Path:
         {**resnet18, "name": name, "taus": [5], "evaluate": ["accuracy"], "recipe": long} for name in (RESUMED, STRAIGHT)
     ]
     config["resources"]["train"]["threads"] = 2  # the node's CPUs: --cpus-per-task=2
+    config["evaluation"]["lora"]["experiments"] = []  # its NanoGPT is not in this subset
     path = root / "config" / "slurm_test.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
