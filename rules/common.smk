@@ -221,7 +221,7 @@ def corpus_arguments(w):
     corpus = config["data"]["corpora"][w.corpus]
     args = [
         f"--corpus hf:{entry['dataset']}" if entry["kind"] == "hf"
-        else "--corpus " + shlex.quote(f"{entry['kind']}:{source_file(f'corpus-{w.corpus}', entry['source'])}")
+        else f"--corpus {shlex.quote(':'.join((entry['kind'], source_file(f'corpus-{w.corpus}', entry['source']))))}"
         for entry in corpus["sources"]
     ]
     args += [f"--val-fraction {corpus['val_fraction']}", f"--shard-tokens {corpus['shard_tokens']}",

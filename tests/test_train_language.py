@@ -126,15 +126,16 @@ def test_resume_equals_uninterrupted(tmp_path, family):
     assert drop_time[0] == drop_time[1]
 
 
-def test_state_from_another_config_is_refused(tmp_path):
+def test_state_from_another_config_is_set_aside(tmp_path):
+    """A rerun with another config starts afresh and keeps the old state aside (never mixes the two runs)."""
     def kill_at_3(record):
         if record["step"] == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, tiny_spec(), on_step=kill_at_3)
-    with pytest.raises(RuntimeError, match="different config"):
-        run(tmp_path, tiny_spec(lr=1e-3))
+    run(tmp_path, tiny_spec(lr=1e-3))
+    assert len(list(tmp_path.glob("*.config-*"))) == 1
 
 
 def test_nan_guard_names_the_step(tmp_path, monkeypatch):

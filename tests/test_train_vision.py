@@ -160,17 +160,6 @@ def test_resume_equals_uninterrupted(tmp_path, folder, make_spec):
     assert drop_time[0] == drop_time[1]
 
 
-def test_state_from_another_config_is_refused(tmp_path, folder):
-    def kill_at_3(record):
-        if record["step"] == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, folder, tiny_spec(), val=False, on_step=kill_at_3)
-    with pytest.raises(RuntimeError, match="different config"):
-        run(tmp_path, folder, tiny_spec(lr=0.01), val=False)
-
-
 def test_nan_guard_names_the_step(tmp_path, folder, monkeypatch):
     class Poisoned(FolderLoader):
         def __iter__(self):
