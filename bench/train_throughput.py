@@ -102,7 +102,7 @@ def vision_steps(case: Case, model, topo, ctx: distributed.Context) -> dict[floa
     recipe, device = vision.DEFAULT_RECIPES[case.family], ctx.device
     amp = use_amp(recipe["amp"], device)
     model.to(device, memory_format=torch.channels_last)
-    optimizer = vision.make_optimizer(model, recipe)
+    optimizer = vision.make_optimizer(model, recipe, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     images = torch.randn(case.batch, 3, case.length, case.length, device=device)
     images = images.contiguous(memory_format=torch.channels_last)
