@@ -72,7 +72,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "eval_every": 250,  # validation loss every this many steps and after the last; 0: after the last only
     "eval_batches": 20,  # validation micro-batches per evaluation (the same ones each time); 0: none
     "checkpoint_every": 250,  # save the resumable state every this many steps; 0: never
-    "log_every": 1,  # write a metrics record every this many steps (and at evaluations, state saves and the end)
+    "log_every": 10,  # metrics record every this many steps (and at evaluations, state saves, the end); nanoGPT's
     "amp": "auto",  # bf16 autocast: "auto" = on CUDA only, true (CUDA required) or false
     "compile": "auto",  # torch.compile the model: "auto" = on CUDA only, true or false
 }

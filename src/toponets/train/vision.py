@@ -109,7 +109,7 @@ _RESNET18: dict[str, Any] = {
     "val_every": 0,
     "max_train_images": None,
     "checkpoint_every": 1000,
-    "log_every": 1,
+    "log_every": 10,  # only log steps wait for the GPU (see common.sync_step)
     "num_workers": 8,
     "amp": "auto",
     "compile": "auto",  # torch.compile the model: "auto" = off (unmeasured on a GPU), true or false
