@@ -44,7 +44,13 @@ from toponets.device import select_device
 from toponets.models import LANGUAGE, build, topographic_layers
 from toponets.topoloss import TopoLoss
 from toponets.train import distributed, language, vision
-from toponets.train.common import LossGuard, compile_in_place, cuda_settings, use_amp, use_compile
+from toponets.train.common import (
+    LossGuard,
+    compile_in_place,
+    cuda_settings,
+    use_amp,
+    use_compile,
+)
 
 TAU = 1.0  # any tau > 0 costs the same
 FACTOR = 3.0
@@ -81,8 +87,8 @@ IMAGENET_TRAIN = 1_281_167  # images of an ImageNet-1k training epoch
 REFERENCES: dict[str, tuple[str, float]] = {
     "resnet18": ("ffcv-imagenet README: rn18, 88 epochs in 187.3 min on 1 A100", 88 * IMAGENET_TRAIN / (187.3 * 60)),
     "resnet50": ("ffcv-imagenet README: rn50, 88 epochs in 77.2 min on 8 A100s", 88 * IMAGENET_TRAIN / (77.2 * 60) / 8),
-    "nanogpt": ("nanoGPT README and config/train_gpt2.py: 600,000 steps of 491,520 tokens in about 4 days on "
-                "8 A100 40GB", 600_000 * 491_520 / (4 * 86_400) / 8),
+    "nanogpt": (("nanoGPT README and config/train_gpt2.py: 600,000 steps of 491,520 tokens in about 4 days on "
+                 "8 A100 40GB"), 600_000 * 491_520 / (4 * 86_400) / 8),
 }
 
 SIZES: dict[str, list[Case]] = {

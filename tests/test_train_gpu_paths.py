@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import functools
 import traceback
+from typing import ClassVar
 
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_train_language import repetitive_data
+from test_train_language import tiny_spec as language_spec
+from test_train_vision import TINY_RECIPE, write_images
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from toponets.data import images
 from toponets.models import build
 from toponets.train import common, language, vision
 from toponets.train.common import read_metrics
-
-from test_train_language import repetitive_data, tiny_spec as language_spec
-from test_train_vision import TINY_RECIPE
 
 CUDA = torch.device("cuda")
 
@@ -107,8 +108,6 @@ def test_copies_to_cuda_are_pinned_and_non_blocking():
 
 
 def test_image_loader_pins_memory_on_cuda(tmp_path, monkeypatch):
-    from test_train_vision import write_images
-
     made = []
     monkeypatch.setattr(images, "DataLoader", lambda *args, **kwargs: made.append(kwargs) or [])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -122,7 +121,7 @@ class HostSyncs(TorchDispatchMode):
     shapes. Not counted: torch's optimizers reading their step counters, which are host tensors
     unless the optimizer is fused (on CUDA the loops' are fused, and never read them)."""
 
-    SYNCING = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default,
+    SYNCING: ClassVar = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default,
                torch.ops.aten.masked_select.default}
 
     def __init__(self, monkeypatch):
