@@ -24,6 +24,11 @@ from toponets.train.common import read_metrics
 CUDA = torch.device("cuda")
 
 
+def compiled_graphs() -> int:
+    """Graphs Dynamo compiled since its counters were last cleared."""
+    return torch._dynamo.utils.counters["stats"]["unique_graphs"]
+
+
 def train_language(tmp_path, spec, name, on_step=None):
     paths = [tmp_path / f"{name}.{ext}" for ext in ("safetensors", "jsonl", "pt")]
     language.train_language(spec, None, *paths, "cpu", on_step=on_step, data=repetitive_data())
@@ -39,8 +44,11 @@ def test_compiled_training_equals_eager_and_keeps_plain_keys(tmp_path, monkeypat
     base = language_spec(max_steps=4, eval_every=0, eval_batches=0, checkpoint_every=0)
     runs = {}
     for setting in (False, True):
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
         spec = {**base, "recipe": {**base["recipe"], "compile": setting}}
         runs[setting] = train_language(tmp_path, spec, f"compile_{setting}")
+        assert (compiled_graphs() > 0) == setting
     eager, compiled = (read_metrics(runs[s][1]) for s in (False, True))
     assert [r["step"] for r in compiled] == [1, 2, 3, 4]
     for key in ("loss", "ce", "topo", "grad_norm"):
@@ -49,6 +57,28 @@ def test_compiled_training_equals_eager_and_keeps_plain_keys(tmp_path, monkeypat
     assert weights[True].keys() == weights[False].keys()
     assert not any(key.startswith("_orig_mod.") for key in weights[True])
     assert all(torch.allclose(weights[True][k], weights[False][k], atol=1e-5) for k in weights[False])
+
+
+def test_compiled_vision_training_equals_eager(tmp_path, monkeypatch):
+    """The same for four ResNet-18 steps (channels-last, BatchNorm; compiled after the EMA copy)."""
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    monkeypatch.setattr(vision, "make_loaders", lambda *args, **kwargs: (Batches(), None))
+    logs = {}
+    for setting in (False, True):
+        recipe = {**TINY_RECIPE, "epochs": 1, "lr": 0.05, "lr_peak_epoch": 1, "checkpoint_every": 0,
+                  "compile": setting}
+        spec = {"family": "resnet18", "options": {"num_classes": 2, "width_multiplier": 0.25}, "tau": 1.0,
+                "recipe": recipe}
+        paths = [tmp_path / f"{setting}.{ext}" for ext in ("safetensors", "jsonl", "pt")]
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
+        vision.train_vision(spec, "unused", None, *paths, "cpu")
+        assert (compiled_graphs() > 0) == setting
+        logs[setting] = read_metrics(paths[1])
+        assert not any(key.startswith("_orig_mod.") for key in load_file(paths[0]))
+    assert [r["step"] for r in logs[True]] == [1, 2, 3, 4]
+    for key in ("loss", "ce", "topo"):
+        assert [r[key] for r in logs[True]] == pytest.approx([r[key] for r in logs[False]], rel=1e-5), key
 
 
 def test_compile_defaults_on_for_language_on_cuda_only():
