@@ -11,8 +11,9 @@ augmentation in the loader, gradient clipping, a model EMA, channels_last and
 AMP on CUDA. On CUDA the optimizers are fused (so the GradScaler's inf check
 stays on the GPU too), and the losses reach the host at log steps only
 (`common.sync_step`); recipe ``compile`` compiles the model's forward (off by
-default until the GPU check, bench/gpu_check.sh, measures it faster). The peak lr is used as given: like both references, it is not
-rescaled with the batch size.
+default until the GPU check, bench/gpu_check.sh, measures it faster). The
+peak lr is used as given: like both references, it is not rescaled with the
+batch size.
 
 The loop is backend-agnostic: a loader is an iterable of (images, labels)
 with ``len``, ``set_epoch`` and ``set_resolution``; a ``skip(n)`` method, when
