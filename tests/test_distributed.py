@@ -67,7 +67,9 @@ def test_single_process_context_changes_nothing(monkeypatch):
     assert (ctx.rank, ctx.world_size, ctx.is_main, ctx.device) == (0, 1, True, torch.device("cpu"))
     model = nn.Linear(2, 2)
     assert distributed.wrap(model, ctx) is model
-    assert distributed.mean(torch.tensor(2.5), ctx) == distributed.total(2.5, ctx) == 2.5
+    assert distributed.total(torch.tensor(2.5), ctx) == distributed.total(2.5, ctx) == 2.5
+    value = torch.tensor(1.5, requires_grad=True)
+    assert distributed.device_means({"v": value}, ctx)["v"] is not value  # detached, still a tensor
     with distributed.no_sync(model), distributed.main_only(ctx, contextlib.nullcontext, "made") as made:
         assert made == "made"
     with distributed.main_only(distributed.Context(rank=1, world_size=2), contextlib.nullcontext, "made") as made:

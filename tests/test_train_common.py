@@ -16,6 +16,7 @@ from toponets.train.common import (
     LossGuard,
     MetricsLog,
     NonFiniteLossError,
+    as_floats,
     load_state,
     restore,
     set_aside_path,
@@ -24,6 +25,7 @@ from toponets.train.common import (
     save_state,
     seed_everything,
     set_rng_state,
+    sync_step,
 )
 
 
@@ -81,6 +83,23 @@ def test_loss_guard():
         guard.check(step, loss, ce=loss)
     with pytest.raises(NonFiniteLossError, match=r"nan at step 4 \(ce=nan, topo=0.5\).*step 2: 2.5, step 3: 2"):
         guard.check(4, float("nan"), ce=float("nan"), topo=0.5)
+
+
+def test_loss_guard_names_the_first_non_finite_step_between_checks():
+    guard = LossGuard()
+    guard.watch(1, torch.tensor(3.0))
+    guard.check(1, 3.0)
+    for step, loss in enumerate([float("inf"), float("nan"), 2.0], start=2):
+        guard.watch(step, torch.tensor(loss))  # kept on the loss's device: no host sync
+    with pytest.raises(NonFiniteLossError, match=r"non-finite at step 2 \(at step 4, the next check: loss 2.0, ce=2"):
+        guard.check(4, 2.0, ce=2.0)
+
+
+def test_as_floats_and_sync_steps():
+    assert as_floats({"a": torch.tensor(0.5), "b": torch.tensor(2, dtype=torch.int64), "c": 1.5}) == {
+        "a": 0.5, "b": 2.0, "c": 1.5}
+    recipe = {"log_every": 4, "checkpoint_every": 6}
+    assert [s for s in range(1, 14) if sync_step(s, 13, recipe)] == [4, 6, 8, 12, 13]
 
 
 def test_metrics_log_resume_drops_later_steps(tmp_path):

@@ -64,6 +64,7 @@ def tiny_spec(family: str = "nanogpt", tau: float = 1.0, **recipe) -> dict:
         "eval_every": 6,
         "eval_batches": 2,
         "checkpoint_every": 3,
+        "log_every": 1,
     }
     return {"family": family, "options": OPTIONS[family], "tau": tau, "seed": 0, "recipe": {**base, **recipe}}
 

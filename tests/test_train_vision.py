@@ -67,6 +67,7 @@ TINY_RECIPE = {
     "val_batch_size": 16,
     "num_workers": 0,
     "checkpoint_every": 3,
+    "log_every": 1,
 }
 
 

@@ -1,5 +1,10 @@
-"""Pieces every training loop shares: device, seeds, resumable state, a NaN
-guard, the JSON-lines metrics log and the progress bar.
+"""Pieces every training loop shares: device settings, compilation, seeds,
+resumable state, a NaN guard, the JSON-lines metrics log and the progress bar.
+
+The loops never wait for the GPU between log steps: a step's losses stay on
+the device (`LossGuard.watch` notes there whether they are finite), and only
+the steps that write something (`sync_step`) bring them to the host, all at
+once (`as_floats`), as nanoGPT and ffcv-imagenet do.
 
 The training state is a separate file from the final checkpoint (Snakemake
 deletes declared outputs before a rerun), written atomically, and holds only
@@ -14,6 +19,7 @@ import json
 import math
 import random
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -144,21 +150,68 @@ class NonFiniteLossError(RuntimeError):
 
 
 class LossGuard:
-    """Stops training at the first non-finite loss, naming the step and the last finite losses."""
+    """Stops training at the first non-finite loss, naming its step and the last finite logged losses.
+
+    `watch` runs every step and keeps on the loss's device the first step whose
+    loss was not finite, so it costs no host sync; `check` runs at the steps
+    that bring the losses to the host and raises if any step so far, or the
+    one checked, had a non-finite loss. Between two checks the optimizer keeps
+    stepping, but no state is saved from such weights: states are written at
+    checked steps only.
+    """
 
     def __init__(self, keep: int = 5):
         self.recent: deque[tuple[int, float]] = deque(maxlen=keep)
+        self._first_bad: torch.Tensor | None = None  # 0 while every watched loss was finite
+
+    def watch(self, step: int, loss: torch.Tensor) -> None:
+        bad = torch.where(torch.isfinite(loss.detach()), 0, step)
+        self._first_bad = bad if self._first_bad is None else torch.where(self._first_bad > 0, self._first_bad, bad)
 
     def check(self, step: int, loss: float, **parts: float) -> None:
-        if math.isfinite(loss):
+        first = 0 if self._first_bad is None else int(self._first_bad)
+        if math.isfinite(loss) and not first:
             self.recent.append((step, loss))
             return
         detail = ", ".join(f"{name}={value:.4g}" for name, value in parts.items())
         history = ", ".join(f"step {s}: {v:.4g}" for s, v in self.recent) or "none yet"
+        what = f"{loss} at step {step} ({detail})"
+        if first and first != step:
+            what = f"non-finite at step {first} (at step {step}, the next check: loss {loss}, {detail})"
         raise NonFiniteLossError(
-            f"loss became {loss} at step {step} ({detail}); last finite losses: {history}. "
+            f"loss became {what}; last finite losses: {history}. "
             "Lower the learning rate or tau, or check the input data."
         )
+
+
+def as_floats(values: dict[str, Any]) -> dict[str, float]:
+    """Scalar tensors (or numbers) as Python floats, in one device-to-host copy: one sync for all."""
+    tensors = [torch.as_tensor(v).detach().to(torch.float64).reshape(()) for v in values.values()]
+    return dict(zip(values, torch.stack(tensors).tolist(), strict=True)) if tensors else {}
+
+
+def sync_step(step: int, total: int, recipe: dict[str, Any]) -> bool:
+    """Whether (1-based) step `step` brings its losses to the host: a log step (every `log_every`), a
+    state-saving step (every `checkpoint_every`) or the last. The other steps never wait for the device."""
+    saves = bool(recipe["checkpoint_every"]) and step % recipe["checkpoint_every"] == 0
+    return step % recipe["log_every"] == 0 or saves or step == total
+
+
+class Throughput:
+    """Samples per second over the steps since the last `rate` (or `restart`), timed between two syncs
+    so that the device's queued work is counted."""
+
+    def __init__(self):
+        self.restart()
+
+    def restart(self) -> None:
+        self.start, self.samples = time.perf_counter(), 0
+
+    def add(self, samples: int) -> None:
+        self.samples += samples
+
+    def rate(self) -> float:
+        return self.samples / max(time.perf_counter() - self.start, 1e-9)
 
 
 class MetricsLog:
@@ -233,6 +286,39 @@ def resolve_spec(spec: dict[str, Any], default_recipe: dict[str, Any], families:
     return resolved
 
 
+def use_compile(setting: bool | str, device: torch.device, auto: bool) -> bool:
+    """Resolve the recipe's `compile`: "auto" = `auto` (the family's default) on CUDA, off elsewhere."""
+    if setting == "auto":
+        return auto and device.type == "cuda"
+    return bool(setting)
+
+
+def compile_in_place(model: nn.Module) -> None:
+    """torch.compile `model`'s forward in place (`nn.Module.compile`), one static-shape graph per input
+    shape (e.g. per training resolution). Its state_dict keeps its keys: no ``_orig_mod.`` prefix, so
+    states and checkpoints are the same whether or not it was compiled. TopoLoss reads the weights
+    directly, not through the forward, so it stays outside the compiled graph."""
+    model.compile(dynamic=False)
+
+
+def cuda_settings(device: torch.device) -> None:
+    """On CUDA: TF32 for the fp32 matmuls and convolutions (what autocast leaves in fp32) and cuDNN's
+    autotuner, as nanoGPT and ffcv-imagenet set them. The CPU is left as it is."""
+    if device.type != "cuda":
+        return
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    torch.backends.cudnn.benchmark = True
+
+
+def to_device(tensor: torch.Tensor, device: torch.device, **kwargs) -> torch.Tensor:
+    """`tensor` on `device`; to CUDA from page-locked (pinned) memory with a non-blocking copy, so the
+    host goes on queueing work while it is copied."""
+    if device.type == "cuda" and not tensor.is_pinned():
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True, **kwargs)
+
+
 def use_amp(setting: bool | str, device: torch.device) -> bool:
     """Resolve the recipe's `amp` ("auto" = on for CUDA only)."""
     if setting == "auto":
@@ -273,15 +359,16 @@ def restore(state_path: Path, spec: dict[str, Any], runtime_keys: Iterable[str],
 def end_of_step(record: dict[str, Any], total: int, recipe: dict[str, Any], log, state_path: Path, objects: dict,
                 on_step: Callable[[dict[str, Any]], None] | None, *, keep: bool = False, bar: tqdm | None = None,
                 shown: Iterable[str] = (), main: bool = True) -> None:
-    """The bookkeeping after an optimizer step: the progress bar (showing the record's `shown` values),
-    the metrics line (every `log_every` steps, at the end, or when `keep`), the resumable state (every
+    """The bookkeeping after an optimizer step: the progress bar (showing the record's `shown` values when
+    it has them), the metrics line (at `sync_step`s, or when `keep`), the resumable state (every
     `checkpoint_every` steps) and the caller's hook. Off the `main` process only the hook runs."""
     step = record["step"]
     if main:
         if bar is not None:
             bar.update(1)
-            bar.set_postfix({key: f"{record[key]:.4g}" for key in shown})
-        if step % recipe["log_every"] == 0 or step == total or keep:
+            if all(key in record for key in shown):
+                bar.set_postfix({key: f"{record[key]:.4g}" for key in shown}, refresh=False)
+        if sync_step(step, total, recipe) or keep:
             log.write(record)
         if recipe["checkpoint_every"] and step % recipe["checkpoint_every"] == 0 and step < total:
             save_state(state_path, step=step, **objects)

@@ -181,24 +181,28 @@ def total(value: Any, ctx: Context) -> float:
     return totals({"value": value}, ctx)["value"]
 
 
-def mean(value: Any, ctx: Context) -> float:
-    """The mean over the ranks of a float (or one-element tensor), e.g. a loss for the log."""
-    return total(value, ctx) / ctx.world_size
-
-
 def totals(values: dict[str, Any], ctx: Context) -> dict[str, float]:
     """`total` of each of several values, in one all-reduce (one sync, however many values)."""
     if ctx.world_size == 1:
         return {key: float(value.detach() if torch.is_tensor(value) else value) for key, value in values.items()}
+    return dict(zip(values, _all_reduced(values, ctx).tolist(), strict=True))
+
+
+def device_means(values: dict[str, torch.Tensor], ctx: Context) -> dict[str, torch.Tensor]:
+    """The means over the ranks of scalar tensors, left on the device: one all-reduce and no host sync
+    (the loops bring them to the host at log steps only). On one rank, the tensors themselves, detached."""
+    if ctx.world_size == 1:
+        return {key: value.detach() for key, value in values.items()}
+    return dict(zip(values, (_all_reduced(values, ctx) / ctx.world_size).unbind(), strict=True))
+
+
+def _all_reduced(values: dict[str, Any], ctx: Context) -> torch.Tensor:
+    """The values (floats or one-element tensors) stacked in float64 on this rank's device and summed
+    over the ranks."""
     parts = [torch.as_tensor(v, dtype=torch.float64, device=ctx.device).detach().reshape(()) for v in values.values()]
     tensor = torch.stack(parts)
     dist.all_reduce(tensor)
-    return dict(zip(values, tensor.tolist(), strict=True))
-
-
-def means(values: dict[str, Any], ctx: Context) -> dict[str, float]:
-    """`mean` of each of several values, in one all-reduce."""
-    return {key: value / ctx.world_size for key, value in totals(values, ctx).items()}
+    return tensor
 
 
 def barrier(ctx: Context) -> None:

@@ -5,7 +5,10 @@ AdamW with betas (0.9, 0.95) and weight decay on parameters of dim >= 2 only,
 linear warm-up then cosine decay of the lr to ``min_lr_ratio`` x peak
 (build-nanogpt's ``get_lr``), gradient accumulation, gradient clipping and
 bf16 autocast on CUDA. TopoLoss depends on the weights only, so it is computed
-once per optimizer step, not per micro-batch.
+once per optimizer step, not per micro-batch. On CUDA the model's forward is
+compiled (recipe ``compile``, as nanoGPT does; TopoLoss stays outside the
+graph), AdamW is fused, batches are copied from pinned memory, and the losses
+reach the host at log steps only (`common.sync_step`).
 
 The data is any object with ``batch(batch_size, block_size, generator) ->
 (x, y)`` (random windows and their next tokens, int64), by default
@@ -22,7 +25,6 @@ Rank 0 alone writes the metrics log, the resumable state and the checkpoint.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,19 @@ from . import distributed
 from .common import (
     LossGuard,
     MetricsLog,
+    Throughput,
+    as_floats,
+    compile_in_place,
+    cuda_settings,
     end_of_step,
     finish_run,
     progress_bar,
     restore,
     seed_everything,
+    sync_step,
+    to_device,
     use_amp,
+    use_compile,
 )
 from .common import resolve_spec as common_resolve_spec
 
@@ -63,13 +72,14 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "eval_every": 250,  # validation loss every this many steps and after the last; 0: after the last only
     "eval_batches": 20,  # validation micro-batches per evaluation (the same ones each time); 0: none
     "checkpoint_every": 250,  # save the resumable state every this many steps; 0: never
-    "log_every": 1,  # write a metrics record every this many steps (and at evaluations and the end)
+    "log_every": 10,  # metrics record every this many steps (and at evaluations, state saves, the end); nanoGPT's
     "amp": "auto",  # bf16 autocast: "auto" = on CUDA only, true (CUDA required) or false
+    "compile": "auto",  # torch.compile the model: "auto" = on CUDA only, true or false
 }
 
 # Recipe keys that change how a run is executed, not what it computes or logs:
 # a preempted run may resume with other values of these.
-RUNTIME_KEYS = ("checkpoint_every", "log_every")
+RUNTIME_KEYS = ("checkpoint_every", "log_every", "compile")
 
 
 def resolve_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +133,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
+def make_optimizer(model: nn.Module, recipe: dict[str, Any], device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over `param_groups` (lr 0: the loop sets it every step), fused on CUDA: one kernel for all
+    parameters, and a GradScaler-free bf16 step that never reads a value back to the host."""
+    groups = param_groups(model, recipe["weight_decay"])
+    return torch.optim.AdamW(groups, lr=0.0, betas=tuple(recipe["betas"]), fused=device.type == "cuda")
+
+
 def step_generator(seed: int, *key: int) -> torch.Generator:
     """A CPU generator seeded from (seed, *key): the same key always draws the same batches."""
     state = np.random.SeedSequence([seed, *key]).generate_state(2, dtype=np.uint32)
@@ -140,7 +157,7 @@ def logits_of(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
 
 def next_token_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, amp: bool):
     """Mean cross-entropy of predicting `y` from `x`, under bf16 autocast when `amp`."""
-    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    x, y = to_device(x, device), to_device(y, device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         logits = logits_of(model, x)
     return F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
@@ -179,8 +196,9 @@ class _Trainer:
         self.recipe, self.seed, self.tau, self.ctx, self.amp, self.guard = recipe, seed, tau, ctx, amp, guard
         self.micro_batches = distributed.even_shard(recipe["grad_accum"], ctx, "recipe grad_accum")
 
-    def step(self, index: int, lr: float) -> dict[str, float]:
-        """Train step `index` (0-based; logged as index + 1) at learning rate `lr`."""
+    def step(self, index: int, lr: float) -> dict[str, torch.Tensor]:
+        """Train step `index` (0-based; logged as index + 1) at learning rate `lr`; its "ce" (mean over
+        the ranks), "topo" and "grad_norm", left on the device: this waits for nothing."""
         local = len(self.micro_batches)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -193,20 +211,27 @@ class _Trainer:
             with distributed.no_sync(self.ddp, active=i < local - 1):
                 micro = next_token_loss(self.ddp, x, y, self.ctx.device, self.amp) / local
                 micro.backward()
-            ce += micro.detach()  # summed on the device: one sync per step, not per micro-batch
+            ce += micro.detach()
         # TopoLoss on the unwrapped model, after the all-reduce: the weights are the same on every rank, so
         # is its gradient, and adding it locally keeps the gradients identical without another all-reduce.
         with torch.set_grad_enabled(self.tau > 0):
             topo = self.topo()
-        values = {"ce": distributed.mean(ce, self.ctx), "topo": topo.item()}
-        loss = values["ce"] + self.tau * values["topo"]
-        self.guard.check(index + 1, loss, **values)
+        values = {**distributed.device_means({"ce": ce}, self.ctx), "topo": topo.detach()}
+        self.guard.watch(index + 1, values["ce"] + self.tau * values["topo"])  # the same on every rank
         if self.tau > 0:
             (self.tau * topo).backward()
         clip = self.recipe["grad_clip"] or math.inf
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
+        values["grad_norm"] = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
-        return {"loss": loss, **values, "grad_norm": grad_norm}
+        return values
+
+    def logged(self, step: int, values: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The values of (1-based) step `step` as floats with their "loss", after the NaN check:
+        at log steps only, for it waits for the device."""
+        floats = as_floats(values)
+        floats = {"loss": floats["ce"] + self.tau * floats["topo"], **floats}
+        self.guard.check(step, floats["loss"], ce=floats["ce"], topo=floats["topo"])
+        return floats
 
 
 def open_data(data_dir: str | Path, with_val: bool) -> dict[str, Any]:
@@ -247,13 +272,13 @@ def _train(spec, data_dir, out, metrics_path, state_path: Path, ctx: distributed
     """`train_language` within a distributed session (one process: the trivial one)."""
     recipe, tau, seed, dev = spec["recipe"], float(spec["tau"]), spec["seed"], ctx.device
     amp = use_amp(recipe["amp"], dev)
+    cuda_settings(dev)
     data = data if data is not None else open_data(data_dir, recipe["eval_batches"] > 0)
     seed_everything(seed)
     model = build(spec["family"], **spec["options"]).to(dev)
     layers = topographic_layers(model, spec["family"], spec["placement"])
     topo = TopoLoss(model, layers, spec["factor"])
-    groups = param_groups(model, recipe["weight_decay"])
-    optimizer = torch.optim.AdamW(groups, lr=0.0, betas=tuple(recipe["betas"]), fused=dev.type == "cuda")
+    optimizer = make_optimizer(model, recipe, dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=False)  # bf16 needs no loss scaling; kept for the state format
     total, per_step = total_steps(recipe), tokens_per_step(recipe)
 
@@ -261,6 +286,8 @@ def _train(spec, data_dir, out, metrics_path, state_path: Path, ctx: distributed
                                   scaler=scaler)
     distributed.barrier(ctx)  # every rank has read the state before rank 0 may overwrite or delete it
     step = resumed_at or 0
+    if use_compile(recipe["compile"], dev, auto=True):
+        compile_in_place(model)  # before DDP wraps it, as nanoGPT does
     ddp = distributed.wrap(model, ctx)
     trainer = _Trainer(model, ddp, topo, optimizer, data["train"], recipe, seed, tau, ctx, amp, LossGuard())
     model.train()
@@ -269,17 +296,22 @@ def _train(spec, data_dir, out, metrics_path, state_path: Path, ctx: distributed
         distributed.main_only(ctx, MetricsLog, metrics_path, resume_step=resumed_at) as log,
         distributed.main_only(ctx, progress_bar, total, step) as bar,
     ):
+        meter = Throughput()
         while step < total:
-            tick = time.perf_counter()
             lr = lr_at(step, recipe)
             values = trainer.step(step, lr)
             step += 1
-            speed = per_step / (time.perf_counter() - tick)  # per_step is the global batch: all ranks' tokens
-            record = {"step": step, "tokens": step * per_step, **values, "lr": lr, "tok_s": speed}
-            if _evaluate_after(step, total, recipe) and data.get("val") is not None:
+            meter.add(per_step)  # per_step is the global batch: all ranks' tokens
+            record = {"step": step, "tokens": step * per_step, "lr": lr}
+            evaluates = _evaluate_after(step, total, recipe) and data.get("val") is not None
+            if evaluates or sync_step(step, total, recipe):
+                record.update(trainer.logged(step, values), tok_s=meter.rate())
+            if evaluates:
                 record["val_loss"] = evaluate(model, data["val"], recipe, seed, ctx, amp)
-            end_of_step(record, total, recipe, log, state_path, objects, on_step, keep="val_loss" in record,
+            end_of_step(record, total, recipe, log, state_path, objects, on_step, keep=evaluates,
                         bar=bar, shown=("loss", "topo", "lr"), main=ctx.is_main)
+            if "loss" in record:
+                meter.restart()  # the next rate counts training steps only, not evaluation or saving
 
     if ctx.is_main:
         finish_run(out, model, spec, layers, step, state_path)

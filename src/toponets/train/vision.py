@@ -8,8 +8,12 @@ those are on) + tau * TopoLoss. SGD with momentum or AdamW, no weight decay
 on batch-norm parameters, the "cyclic" (ffcv) or "cosine" (torchvision)
 learning rate, progressive resizing per epoch, AutoAugment and repeated
 augmentation in the loader, gradient clipping, a model EMA, channels_last and
-AMP on CUDA. The peak lr is used as given: like both references, it is not
-rescaled with the batch size.
+AMP on CUDA. On CUDA the optimizers are fused (so the GradScaler's inf check
+stays on the GPU too), and the losses reach the host at log steps only
+(`common.sync_step`); recipe ``compile`` compiles the model's forward (off by
+default until the GPU check, bench/gpu_check.sh, measures it faster). The
+peak lr is used as given: like both references, it is not rescaled with the
+batch size.
 
 The loop is backend-agnostic: a loader is an iterable of (images, labels)
 with ``len``, ``set_epoch`` and ``set_resolution``; a ``skip(n)`` method, when
@@ -40,7 +44,6 @@ up to float rounding.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -61,12 +64,19 @@ from . import distributed
 from .common import (
     LossGuard,
     MetricsLog,
+    Throughput,
+    as_floats,
+    compile_in_place,
+    cuda_settings,
     end_of_step,
     finish_run,
     progress_bar,
     restore,
     seed_everything,
+    sync_step,
+    to_device,
     use_amp,
+    use_compile,
 )
 from .common import resolve_spec as common_resolve_spec
 
@@ -100,9 +110,10 @@ _RESNET18: dict[str, Any] = {
     "val_every": 0,
     "max_train_images": None,
     "checkpoint_every": 1000,
-    "log_every": 1,
+    "log_every": 10,  # only log steps wait for the GPU (see common.sync_step)
     "num_workers": 8,
     "amp": "auto",
+    "compile": "auto",  # torch.compile the model: "auto" = off (unmeasured on a GPU), true or false
     "backend": "torchvision",
 }
 
@@ -153,7 +164,7 @@ _WARMUP_KEY = {"cyclic": "lr_peak_epoch", "cosine": "warmup_epochs"}
 
 # Recipe keys that change how a run is executed, not what it computes: a
 # preempted run may resume with other values of these.
-RUNTIME_KEYS = ("checkpoint_every", "log_every", "num_workers", "val_batch_size")
+RUNTIME_KEYS = ("checkpoint_every", "log_every", "num_workers", "val_batch_size", "compile")
 
 
 def resolve_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -246,13 +257,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
-def make_optimizer(model: nn.Module, recipe: dict[str, Any]) -> torch.optim.Optimizer:
-    """The recipe's optimizer (lr 0: the loop sets it every step); `momentum` is SGD's momentum
-    or AdamW's beta1 (AdamW's second beta is torch's default, 0.999, as in torchvision)."""
+def make_optimizer(model: nn.Module, recipe: dict[str, Any], device: torch.device) -> torch.optim.Optimizer:
+    """The recipe's optimizer (lr 0: the loop sets it every step), fused on CUDA; `momentum` is SGD's
+    momentum or AdamW's beta1 (AdamW's second beta is torch's default, 0.999, as in torchvision)."""
     groups = param_groups(model, recipe["weight_decay"])
+    fused = device.type == "cuda"
     if recipe["optimizer"] == "adamw":
-        return torch.optim.AdamW(groups, lr=0.0, betas=(recipe["momentum"], 0.999))
-    return torch.optim.SGD(groups, lr=0.0, momentum=recipe["momentum"])
+        return torch.optim.AdamW(groups, lr=0.0, betas=(recipe["momentum"], 0.999), fused=fused)
+    return torch.optim.SGD(groups, lr=0.0, momentum=recipe["momentum"], fused=fused)
 
 
 def batch_mixer(recipe: dict[str, Any], num_classes: int) -> Callable | None:
@@ -379,8 +391,8 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool, flip: bo
     model.eval()
     correct1 = correct5 = loss = count = 0.0
     for images, labels in loader:
-        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
-        labels = labels.to(device, non_blocking=True)
+        images = to_device(images, device, memory_format=torch.channels_last)
+        labels = to_device(labels, device)
         with torch.autocast(device.type, enabled=amp):
             logits = model(images)
             if flip:
@@ -419,11 +431,12 @@ class _Trainer:
         self.tau, self.ctx, self.amp, self.guard, self.mixer = tau, ctx, amp, guard, mixer
         self.smoothing, self.grad_clip = recipe["label_smoothing"], recipe["grad_clip"]
 
-    def step(self, number: int, images, labels, lr: float) -> dict[str, float]:
+    def step(self, number: int, images, labels, lr: float) -> dict[str, torch.Tensor]:
         """Train on this rank's share of a batch; `number` is this step's 1-based number, as logged.
-        The accuracy is that of the (mixed) batch against its original labels."""
-        images = images.to(self.ctx.device, non_blocking=True, memory_format=torch.channels_last)
-        labels = labels.to(self.ctx.device, non_blocking=True)
+        Returns its "loss", "ce", "topo" and "acc" (that of the (mixed) batch against its original
+        labels), means over the ranks left on the device: this waits for nothing."""
+        images = to_device(images, self.ctx.device, memory_format=torch.channels_last)
+        labels = to_device(labels, self.ctx.device)
         images, targets = (images, labels) if self.mixer is None else self.mixer(images, labels)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -439,10 +452,9 @@ class _Trainer:
                 topo = self.topo()
             loss = ce
         acc = (logits.argmax(dim=1) == labels).float().mean()
-        # one all-reduce; every rank then sees the same values, and stops together at a NaN
-        local = {"loss": loss, "ce": ce, "topo": topo, "acc": acc}
-        values = distributed.means({key: value.detach() for key, value in local.items()}, self.ctx)
-        self.guard.check(number, **values)
+        # one all-reduce on the device; every rank then holds the same values, and stops together at a NaN
+        values = distributed.device_means({"loss": loss, "ce": ce, "topo": topo, "acc": acc}, self.ctx)
+        self.guard.watch(number, values["loss"])
         self.scaler.scale(loss).backward()  # DDP averages the gradients over the ranks
         if self.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the loss-scaled ones
@@ -451,6 +463,13 @@ class _Trainer:
         self.scaler.update()
         distributed.sync_buffers(self.model, self.ctx)
         return values
+
+    def logged(self, number: int, values: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The values of step `number` as floats, after the NaN check: at log steps only, for it waits
+        for the device."""
+        floats = as_floats(values)
+        self.guard.check(number, **floats)
+        return floats
 
 
 def train_vision(
@@ -486,13 +505,12 @@ def _train(spec, train_dir, val_dir, out, metrics_path, state_path: Path, ctx: d
     """`train_vision` within a distributed session (one process: the trivial one)."""
     recipe, tau, dev = spec["recipe"], float(spec["tau"]), ctx.device
     amp = use_amp(recipe["amp"], dev)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    cuda_settings(dev)
     seed_everything(spec["seed"])  # the same on every rank: model init, and the mixing draws (module docstring)
     model = build(spec["family"], **spec["options"]).to(dev, memory_format=torch.channels_last)
     layers = topographic_layers(model, spec["family"], spec["placement"])
     topo = TopoLoss(model, layers, spec["factor"])
-    optimizer = make_optimizer(model, recipe)
+    optimizer = make_optimizer(model, recipe, dev)
     ema = make_ema(model, recipe)
     scaler = torch.amp.GradScaler(dev.type, enabled=amp)
     num_classes = spec["options"].get("num_classes", 1000)
@@ -507,6 +525,8 @@ def _train(spec, train_dir, val_dir, out, metrics_path, state_path: Path, ctx: d
     )
     distributed.barrier(ctx)  # every rank has read the state before rank 0 may overwrite or delete it
     step = resumed_at or 0
+    if use_compile(recipe["compile"], dev, auto=False):
+        compile_in_place(model)  # after make_ema copied it, before DDP wraps it
     ddp = distributed.wrap(model, ctx, forward_sync_buffers=False)  # the trainer syncs them after each step instead
     mixer = batch_mixer(recipe, num_classes)
     trainer = _Trainer(ddp, topo, optimizer, scaler, recipe, tau, ctx, amp, LossGuard(), mixer)
@@ -516,10 +536,10 @@ def _train(spec, train_dir, val_dir, out, metrics_path, state_path: Path, ctx: d
         distributed.main_only(ctx, MetricsLog, metrics_path, resume_step=resumed_at) as log,
         distributed.main_only(ctx, progress_bar, total, step) as bar,
     ):
+        meter = Throughput()
         for epoch in range(step // steps_per_epoch, recipe["epochs"]):
             res = resolution_at(epoch, recipe)
             train.set_resolution(res)
-            tick = time.perf_counter()
             start = step - epoch * steps_per_epoch
             for index, (images, labels) in enumerate(_epoch_batches(train, epoch, start), start):
                 lr = lr_at(step, steps_per_epoch, recipe)
@@ -527,13 +547,17 @@ def _train(spec, train_dir, val_dir, out, metrics_path, state_path: Path, ctx: d
                 if ema is not None:
                     update_ema(ema, model, index, epoch, recipe)
                 step += 1
-                speed = len(labels) * ctx.world_size / (time.perf_counter() - tick)  # all ranks' images
-                record = {"step": step, "epoch": epoch, **values, "lr": lr, "img_s": speed, "res": res}
-                if val is not None and step % steps_per_epoch == 0 and _validate_after(epoch, recipe):
+                meter.add(len(labels) * ctx.world_size)  # all ranks' images
+                record = {"step": step, "epoch": epoch, "lr": lr, "res": res}
+                validates = val is not None and step % steps_per_epoch == 0 and _validate_after(epoch, recipe)
+                if validates or sync_step(step, total, recipe):
+                    record.update(trainer.logged(step, values), img_s=meter.rate())
+                if validates:
                     record.update(validate(model, ema, val, amp, recipe["val_flip"], ctx))
-                end_of_step(record, total, recipe, log, state_path, objects, on_step, keep="val_acc" in record,
+                end_of_step(record, total, recipe, log, state_path, objects, on_step, keep=validates,
                             bar=bar, shown=("loss", "acc", "lr"), main=ctx.is_main)
-                tick = time.perf_counter()
+                if "loss" in record:
+                    meter.restart()  # the next rate counts training steps only, not validation or saving
 
     if ctx.is_main:
         _write_checkpoints(out, model, ema, spec, layers, step, state_path)
