@@ -51,7 +51,8 @@ rule smoothness:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.smoothness --checkpoint {input.checkpoint:q} {params.stimuli} "
-        "--bins {params.cfg[bins]} --reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} "
+        "--bins {params.cfg[bins]} --min-pairs {params.cfg[min_pairs]} --shuffles {params.cfg[shuffles]} "
+        "--reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} "
         "--device {params.device} --out {output.scores:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 

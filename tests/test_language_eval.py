@@ -127,7 +127,9 @@ def test_smoothness_cli_on_token_windows(tmp_path, tokens, family):
         assert report["per_layer"][name] == pytest.approx(direct[name].score, abs=1e-9)
     assert report["metrics"]["smoothness"] == pytest.approx(np.mean(list(report["per_layer"].values())))
     table = pd.read_csv(curves)
-    assert list(table.columns) == ["layer", "distance", "r", "pairs"] and len(table) == 5 * len(layers)
+    assert list(table.columns) == ["layer", "distance", "r", "pairs"]
+    assert len(table) == sum(len(direct[name].r) for name in layers)
+    assert report["per_layer_floor"] == pytest.approx({name: direct[name].floor for name in layers}, abs=1e-9)
 
 
 def test_dimensionality_cli_mean_pools_tokens_by_default(tmp_path, tokens):

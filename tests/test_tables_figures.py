@@ -49,6 +49,17 @@ def test_tables_are_tidy(tmp_path):
     assert wide.set_index("tau").loc[5.0, "smoothness"] == 0.4
     layers = per_layer_table(smo, "smoothness")
     assert layers.query("tau == 5 and layer == 'l2'").smoothness.item() == 0.2
+    assert list(layers.columns) == ["model", "tau", "seed", "layer", "smoothness"]
+
+
+def test_smoothness_floor_in_the_per_layer_table(tmp_path):
+    paths = [_write(tmp_path, "smoothness", "resnet18", 0, {"metrics": {"smoothness": 0.3, "smoothness_floor": 0.02},
+                                                          "per_layer": {"l1": 0.4, "l2": 0.2},
+                                                          "per_layer_floor": {"l1": 0.03, "l2": 0.01}})]
+    layers = per_layer_table(paths, "smoothness")
+    assert list(layers.columns) == ["model", "tau", "seed", "layer", "smoothness", "smoothness_floor"]
+    assert layers.set_index("layer").smoothness_floor.to_dict() == {"l1": 0.03, "l2": 0.01}
+    assert set(metrics_table(paths).metric) == {"smoothness", "smoothness_floor"}
     curve = pd.DataFrame({"layer": ["l1", "l1"], "distance": [0.5, 1.5], "r": [0.3, 0.1], "pairs": [4, 2]})
     curves = curves_table([_write(tmp_path, "smoothness", "resnet18", 5, curve, ext="csv")])
     assert list(curves.columns[:4]) == ["model", "tau", "seed", "layer"] and len(curves) == 2
