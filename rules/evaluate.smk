@@ -113,14 +113,14 @@ rule pruning:
 rule lm_loss:
     input:
         checkpoint=CHECKPOINT,
-        stimuli=validation_text,
+        stimuli=perplexity_text,
         code=eval_code("cli/lm_loss.py"),
     output:
         EVAL.format(analysis="lm_loss") + ".json",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["lm_loss"],
-        stimuli=lm_val_args,
+        stimuli=perplexity_args,
     log:
         "results/logs/lm_loss/{model}/tau{tau}/seed{seed}.log",
     benchmark:

@@ -136,6 +136,8 @@ rule table_dimensionality_correlations:
         code=code("cli/tables.py", "analysis/statistics.py"),
     output:
         "results/tables/dimensionality_correlations.csv",
+    params:
+        pool=f"--models {' '.join(VISION_POOL)}" if VISION_POOL else "",
     log:
         "results/logs/tables/dimensionality_correlations.log",
     benchmark:
@@ -145,7 +147,8 @@ rule table_dimensionality_correlations:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables correlations --performance top1 --out {output:q} {input.table:q} > {log:q} 2>&1"
+        "python -m toponets.cli.tables correlations --performance top1 {params.pool} --out {output:q} "
+        "{input.table:q} > {log:q} 2>&1"
 
 
 rule fig3:
@@ -154,6 +157,8 @@ rule fig3:
         code=code("cli/figure.py", "figures/fig3.py", "figures/style.py", "analysis/statistics.py"),
     output:
         reported_figure("fig3_dimensionality"),
+    params:
+        pool=f"--models {' '.join(VISION_POOL)}" if VISION_POOL else "",
     log:
         "results/logs/figures/fig3.log",
     benchmark:
@@ -163,7 +168,7 @@ rule fig3:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig3 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
+        "python -m toponets.cli.figure fig3 --table {input.table:q} {params.pool} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig4a:

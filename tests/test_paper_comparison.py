@@ -79,6 +79,9 @@ def test_figure_3_reports_the_correlations_written(tmp_path):
             ("p_dim_smoothness", 0.001),
             ("fisher_z", 2.5),
             ("p_fisher_z", 0.0124),
+            ("r_top1_smoothness", -0.2),
+            ("steiger_z", 3.1),
+            ("p_steiger_z", 0.00194),
             ("n_models", 8.0),
         ],
         ["quantity", "value"],
@@ -93,6 +96,9 @@ def test_figure_3_reports_the_correlations_written(tmp_path):
         == "r = -0.900, p = 0.00100 (n = 8 models)"
     )
     assert _row(table, "Figure 3", "Fisher z, p (vision)").this_run == "z = 2.50, p = 0.0124"
+    steiger = _row(table, "Figure 3", "Steiger z, p (vision)")  # beside the paper's Fisher z, answering its entry
+    assert steiger.this_run == "z = 3.10, p = 0.00194" and "r(top1, smoothness) = -0.200" in steiger.note
+    assert steiger.paper == _row(table, "Figure 3", "Fisher z, p (vision)").paper
     language = _row(table, "Figure 3", "dimensionality vs smoothness (language)")
     assert language.this_run == NOT_MEASURED and "language_dimensionality_correlations.csv" in language.note
 

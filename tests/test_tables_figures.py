@@ -219,3 +219,24 @@ def test_region_table_has_the_papers_layout_and_averages_seeds():
     assert table[["V1", "IT"]].iloc[0].tolist() == pytest.approx([0.25, 0.45])
     with pytest.raises(ValueError, match="none of the regions"):
         region_table(pd.DataFrame(rows[2:3], columns=["model", "tau", "seed", "metric", "value"]))
+
+
+def test_section_3_2_statistics_pool_only_the_named_models(tmp_path):
+    """Section 3.2: the correlations are over the vision ResNets; rows of other models are left out."""
+    from toponets.analysis.statistics import dimensionality_correlations
+    from toponets.cli import tables as tables_cli
+
+    rows = [(m, t, 0, k, v) for m, t, dim, top1, smooth in [
+        ("resnet18", 0, 10, 0.6, 0.1), ("resnet18", 5, 8, 0.5, 0.4), ("resnet50", 0, 12, 0.7, 0.1),
+        ("resnet50", 5, 9, 0.65, 0.3), ("vit_b_32", 0, 40, 0.9, 0.9)]
+        for k, v in [("effective_dim", dim), ("top1", top1), ("smoothness", smooth)]]
+    metrics = tmp_path / "vision_metrics.csv"
+    pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"]).to_csv(metrics, index=False)
+    out = tmp_path / "corr.csv"
+    tables_cli.main(["correlations", "--performance", "top1", "--models", "resnet18", "resnet50",
+                     "--out", str(out), str(metrics)])
+    pooled = pd.read_csv(out).set_index("quantity").value
+    resnets = pd.read_csv(metrics).query("model != 'vit_b_32'")
+    expected = dimensionality_correlations(wide_metrics(resnets, ["effective_dim", "smoothness", "top1"]), "top1")
+    assert pooled["n_models"] == 4
+    assert pooled.to_dict() == pytest.approx(expected.set_index("quantity").value.to_dict(), nan_ok=True)

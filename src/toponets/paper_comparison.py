@@ -329,6 +329,18 @@ def figure_3(tables: Tables) -> list[Measured]:
                     f"Fisher z, the two correlations differ ({domain})",
                     f"Fisher z, p ({domain})",
                     f"z = {num(values['fisher_z'])}, p = {num(values['p_fisher_z'])}",
+                    "the paper's test: independent-samples form",
+                )
+            )
+        if "steiger_z" in values:
+            rows.append(
+                Measured(
+                    f"Fisher z, the two correlations differ ({domain})",
+                    f"Steiger z, p ({domain})",
+                    f"z = {num(values['steiger_z'])}, p = {num(values['p_steiger_z'])}",
+                    "beside the paper's: Steiger (1980) z for dependent correlations that share ED"
+                    + (f"; r({performance}, smoothness) = {num(values[f'r_{performance}_smoothness'])}"
+                       if f"r_{performance}_smoothness" in values else ""),
                 )
             )
     return rows
@@ -555,7 +567,8 @@ def figure_9(tables: Tables) -> list[Measured]:
                 series(exp, runs, "effective_dim"),
             )
         )
-        rows.append(Measured("perplexity (gpt_neo)", f"perplexity ({exp})", series(exp, runs, "perplexity")))
+        rows.append(Measured("perplexity (gpt_neo)", f"perplexity ({exp})", series(exp, runs, "perplexity"),
+                             "on the common held-out corpus (evaluation.lm_loss.corpus; paper: OpenWebText)"))
         high = runs[runs.tau >= 5]
         r, p = pearson(high.effective_dim, high.perplexity)
         rows.append(

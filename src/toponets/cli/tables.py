@@ -4,7 +4,7 @@
     python -m toponets.cli.tables training --out T.csv results/train/<model>/tau<tau>/seed<seed>/metrics.jsonl ...
     python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
-    python -m toponets.cli.tables correlations --performance top1 --out T.csv METRICS.csv
+    python -m toponets.cli.tables correlations --performance top1 [--models NAME ...] --out T.csv METRICS.csv
     python -m toponets.cli.tables lora-deltas --out T.csv LORA_CURVES.csv
     python -m toponets.cli.tables regions --out T.csv BRAINSCORE_METRICS.csv
 """
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
     parser.add_argument("--performance", default="top1", help="performance metric (correlations)")
+    parser.add_argument("--models", nargs="+", metavar="NAME", help="the experiments pooled (correlations); all when left out")
     args = parser.parse_args(argv)
     if args.kind == "metrics":
         table = metrics_table(args.inputs)
@@ -52,8 +53,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.kind == "lora-deltas":
         table = lora_delta_table(pd.read_csv(args.inputs[0]))
     else:
-        metrics = ["effective_dim", "smoothness", args.performance]
-        table = dimensionality_correlations(wide_metrics(pd.read_csv(args.inputs[0]), metrics), args.performance)
+        metrics = pd.read_csv(args.inputs[0])
+        if args.models:
+            metrics = metrics[metrics.model.isin(args.models)]
+        wide = wide_metrics(metrics, ["effective_dim", "smoothness", args.performance])
+        table = dimensionality_correlations(wide, args.performance)
     write_csv(table, args.out)
 
 

@@ -34,5 +34,5 @@ def plot(table: pd.DataFrame, outputs: list[str | Path], performance: str = "top
 
 
 def plot_perplexity(table: pd.DataFrame, outputs: list[str | Path]) -> None:
-    """Figure 9: the language models, whose performance is their validation perplexity."""
-    plot(table, outputs, performance="perplexity", label="Validation perplexity (lower is better)")
+    """Figure 9: the language models, whose performance is their perplexity on one common held-out corpus (A.9)."""
+    plot(table, outputs, performance="perplexity", label="Perplexity, common held-out corpus (lower is better)")
