@@ -746,13 +746,29 @@ ITEMS = [
 ]
 
 
-def paper_numbers() -> dict[str, dict[str, str | dict]]:
+def paper_numbers(path: str | Path = PAPER_NUMBERS) -> dict[str, dict[str, str | dict]]:
     """The paper's entries per item, checked to cover exactly ITEMS."""
-    numbers = yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
+    numbers = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     names = [item.name for item in ITEMS]
     if list(numbers) != names:
-        raise ValueError(f"{PAPER_NUMBERS} lists items {list(numbers)}; expected {names} in that order")
+        raise ValueError(f"{path} lists items {list(numbers)}; expected {names} in that order")
     return numbers
+
+
+PRIOR_COLUMNS = ["figure", "model", "metric", "value", "baseline", "source"]
+
+
+def prior_models_table(path: str | Path = PAPER_NUMBERS) -> pd.DataFrame:
+    """Tidy table of the prior models' values as published (an entry's `published` list in paper_numbers.yaml):
+    one row per figure, model and metric; value NaN where the paper prints none."""
+    rows = [
+        {column: marker.get(column) for column in PRIOR_COLUMNS}
+        for entries in paper_numbers(path).values()
+        for entry in entries.values()
+        if isinstance(entry, dict)
+        for marker in entry.get("published", [])
+    ]
+    return pd.DataFrame(rows, columns=PRIOR_COLUMNS).astype({"value": float})
 
 
 def _row(*values: str) -> dict[str, str]:

@@ -7,6 +7,7 @@
     python -m toponets.cli.tables correlations --performance top1 [--models NAME ...] --out T.csv METRICS.csv
     python -m toponets.cli.tables lora-deltas --out T.csv LORA_CURVES.csv
     python -m toponets.cli.tables regions --out T.csv BRAINSCORE_METRICS.csv
+    python -m toponets.cli.tables prior-models --out T.csv src/toponets/paper_numbers.yaml
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from ..tables import (
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas", "regions"])
+    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas", "regions",
+                                         "prior-models"])
     parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
-                        " (correlations, regions: one metrics table; lora-deltas: one LoRA curves table)")
+                        " (correlations, regions: one metrics table; lora-deltas: one LoRA curves table;"
+                        " prior-models: paper_numbers.yaml)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
     parser.add_argument("--performance", default="top1", help="performance metric (correlations)")
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> None:
         table = curves_table(args.inputs)
     elif args.kind == "regions":
         table = region_table(pd.read_csv(args.inputs[0]))
+    elif args.kind == "prior-models":
+        from ..paper_comparison import prior_models_table  # imports the figures' plotting stack: only here
+
+        table = prior_models_table(args.inputs[0])
     elif args.kind == "lora-deltas":
         table = lora_delta_table(pd.read_csv(args.inputs[0]))
     else:
