@@ -131,6 +131,8 @@ def test_smoothness_floor_joins_far_bins_until_each_has_min_pairs():
     pairs = np.bincount(binning.index)
     assert pairs.sum() == 64 * 63 // 2 and pairs[pairs > 0].min() >= 100
     assert binning.edges[-1] == pytest.approx(math.hypot(7, 7))
+    small = np.bincount(distance_bins(sheet_for(16), 10).index)  # 4 x 4: 120 pairs, so 30 per bin
+    assert (small > 0).sum() >= 3 and small[small > 0].min() >= 30
 
 
 def test_smoothness_floor_no_structure_scores_at_most_0_05_on_8x8_from_100_stimuli():
