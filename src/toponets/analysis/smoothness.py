@@ -61,7 +61,7 @@ class CorrelationAccumulator(CovarianceAccumulator):
 class DistanceBins:
     """Distance bin of every unit pair of a sheet, in upper-triangle (i < j, row-major) order."""
 
-    edges: np.ndarray  # (bins + 1,) over [0, max distance]
+    edges: np.ndarray  # (bins + 1,) over [0, max distance]; joined bins span several equal-width ones
     index: np.ndarray  # (pairs,) bin of each pair
     upper: np.ndarray  # (units, units) boolean mask of the pairs i < j
 
@@ -144,7 +144,10 @@ def correlation_profile(
     binning = distance_bins(sheet, bins, min_pairs)
     curve, pairs = _binned(corr, binning)
     rng = np.random.default_rng(seed)
-    floors = [_score(_binned(corr[np.ix_(p, p)], binning)[0]) for p in (rng.permutation(sheet.units) for _ in range(shuffles))]
+    floors = []
+    for _ in range(shuffles):  # one permuted copy of corr at a time: unit k now sits where unit p[k] sat
+        p = rng.permutation(sheet.units)
+        floors.append(_score(_binned(corr[np.ix_(p, p)], binning)[0]))
     floor = float(np.nanmean(floors)) if floors and not np.isnan(floors).all() else float("nan")
     return SmoothnessResult(distance=binning.centres, r=curve, pairs=pairs, score=_score(curve), floor=floor)
 
