@@ -17,7 +17,7 @@ shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  #
 
 from toponets.config_io import yaml_values  # noqa: E402
 from toponets.data.sources import filename as source_filename, forget_stale_downloads, mirror_dir  # noqa: E402
-from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs  # noqa: E402
+from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool  # noqa: E402
 from toponets.model_check import check_models  # noqa: E402
 
 # `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
@@ -60,6 +60,7 @@ RUNS = runs(config)
 VISION_RUNS = [r for r in RUNS if r.kind == "vision"]
 LANGUAGE_RUNS = [r for r in RUNS if r.kind == "language"]
 TRAINED_RUNS = [r for r in RUNS if not r.published]
+VISION_POOL = vision_pool(config)  # the vision experiments of the section 3.2 statistics and Figure 3
 DATA_SOURCES = data_sources(config)
 for problem in forget_stale_downloads(DATA_SOURCES, "resources/downloads", dry_run=workflow.dryrun):
     print(f"TopoNets: {problem}", file=sys.stderr)
@@ -290,6 +291,22 @@ def validation_text(w):
 def lm_val_args(w, input):
     cfg = config["evaluation"]["lm_loss"]
     return f"--val-text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
+
+
+COMMON_CORPUS = config["evaluation"]["lm_loss"]["corpus"]  # held out from every language model (checked)
+
+
+def perplexity_text(w):
+    """The windows of a language run's perplexity (lm_loss): the common held-out corpus, else its own val split."""
+    return corpus_dir(COMMON_CORPUS) if COMMON_CORPUS else validation_text(w)
+
+
+def perplexity_args(w, input):
+    """lm_loss's windows: the common corpus's train split (no model trains on it), else the run's val split."""
+    if not COMMON_CORPUS:
+        return lm_val_args(w, input)
+    cfg = config["evaluation"]["lm_loss"]
+    return f"--text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
 
 def neural_input(w):

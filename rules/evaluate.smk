@@ -51,7 +51,8 @@ rule smoothness:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.smoothness --checkpoint {input.checkpoint:q} {params.stimuli} "
-        "--bins {params.cfg[bins]} --reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} "
+        "--bins {params.cfg[bins]} --min-pairs {params.cfg[min_pairs]} --shuffles {params.cfg[shuffles]} "
+        "--reduce {params.cfg[reduce]} --batch-size {params.cfg[batch_size]} "
         "--device {params.device} --out {output.scores:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 
@@ -112,14 +113,14 @@ rule pruning:
 rule lm_loss:
     input:
         checkpoint=CHECKPOINT,
-        stimuli=validation_text,
+        stimuli=perplexity_text,
         code=eval_code("cli/lm_loss.py"),
     output:
         EVAL.format(analysis="lm_loss") + ".json",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["lm_loss"],
-        stimuli=lm_val_args,
+        stimuli=perplexity_args,
     log:
         "results/logs/lm_loss/{model}/tau{tau}/seed{seed}.log",
     benchmark:

@@ -75,10 +75,29 @@ rule table_smoothness_curves:
         "python -m toponets.cli.tables curves --out {output:q} {input.curves:q} > {log:q} 2>&1"
 
 
+rule table_prior_models:
+    input:
+        numbers=code("paper_numbers.yaml"),
+        code=code("cli/tables.py", "paper_comparison.py"),
+    output:
+        "results/tables/prior_models.csv",
+    log:
+        "results/logs/tables/prior_models.log",
+    benchmark:
+        "results/benchmarks/tables/prior_models.tsv"
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tables prior-models --out {output:q} {input.numbers:q} > {log:q} 2>&1"
+
+
 rule fig2a:
     input:
         table="results/tables/vision_metrics.csv",
-        code=code("cli/figure.py", "figures/fig2a.py", "figures/style.py"),
+        published="results/tables/prior_models.csv",
+        code=code("cli/figure.py", "figures/fig2a.py", "figures/published.py", "figures/style.py"),
     output:
         reported_figure("fig2a_topography_vs_accuracy"),
     log:
@@ -90,7 +109,8 @@ rule fig2a:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig2a --table {input.table:q} --out {output:q} > {log:q} 2>&1"
+        "python -m toponets.cli.figure fig2a --table {input.table:q} --published {input.published:q} --out {output:q} "
+        "> {log:q} 2>&1"
 
 
 
@@ -136,6 +156,8 @@ rule table_dimensionality_correlations:
         code=code("cli/tables.py", "analysis/statistics.py"),
     output:
         "results/tables/dimensionality_correlations.csv",
+    params:
+        pool=f"--models {' '.join(VISION_POOL)}" if VISION_POOL else "",
     log:
         "results/logs/tables/dimensionality_correlations.log",
     benchmark:
@@ -145,15 +167,19 @@ rule table_dimensionality_correlations:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.tables correlations --performance top1 --out {output:q} {input.table:q} > {log:q} 2>&1"
+        "python -m toponets.cli.tables correlations --performance top1 {params.pool} --out {output:q} "
+        "{input.table:q} > {log:q} 2>&1"
 
 
 rule fig3:
     input:
         table="results/tables/vision_metrics.csv",
-        code=code("cli/figure.py", "figures/fig3.py", "figures/style.py", "analysis/statistics.py"),
+        published="results/tables/prior_models.csv",
+        code=code("cli/figure.py", "figures/fig3.py", "figures/published.py", "figures/style.py", "analysis/statistics.py"),
     output:
         reported_figure("fig3_dimensionality"),
+    params:
+        pool=f"--models {' '.join(VISION_POOL)}" if VISION_POOL else "",
     log:
         "results/logs/figures/fig3.log",
     benchmark:
@@ -163,7 +189,8 @@ rule fig3:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig3 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
+        "python -m toponets.cli.figure fig3 --table {input.table:q} {params.pool} --published {input.published:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule fig4a:
@@ -263,7 +290,8 @@ rule table_language_dimensionality_correlations:
 rule fig2b:
     input:
         table="results/tables/language_metrics.csv",
-        code=code("cli/figure.py", "figures/fig2a.py", "figures/style.py"),
+        published="results/tables/prior_models.csv",
+        code=code("cli/figure.py", "figures/fig2a.py", "figures/published.py", "figures/style.py"),
     output:
         reported_figure("fig2b_topography_vs_blimp"),
     log:
@@ -275,7 +303,8 @@ rule fig2b:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.figure fig2b --table {input.table:q} --out {output:q} > {log:q} 2>&1"
+        "python -m toponets.cli.figure fig2b --table {input.table:q} --published {input.published:q} --out {output:q} "
+        "> {log:q} 2>&1"
 
 
 rule fig4b:

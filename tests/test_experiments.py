@@ -190,6 +190,9 @@ def test_experiments_can_limit_the_analyses_of_their_checkpoints():
                                             r"experiment of `experiments`; valid names: \['resnet18', 'resnet50', 'vit_b_32'\]"),
     ("selectivity.experiments", ["gpt_neo"], r"\['gpt_neo'\] is not a vision experiment"),
     ("smoothness.corpus", "book", r"evaluation.smoothness.corpus: \['book'\] is not a corpus of data.corpora"),
+    ("lm_loss.corpus", "book", r"evaluation.lm_loss.corpus: \['book'\] is not a corpus of data.corpora"),
+    ("lm_loss.corpus", "web", r"evaluation.lm_loss.corpus: 'web' is the training corpus of \['nanogpt'\], so it is not held out"),
+    ("dimensionality.vision_pool", ["gpt_neo"], r"evaluation.dimensionality.vision_pool: \['gpt_neo'\] is not a vision experiment"),
 ])
 def test_names_that_refer_to_other_parts_of_the_config_are_checked(key, value, message):
     """A misspelt name no longer drops jobs silently or fails late: the check names the key and the valid names."""
@@ -222,3 +225,16 @@ def test_non_finite_numbers_are_refused_everywhere(where):
     validate(config, SCHEMA, set_default=True)  # the JSON schema lets .nan and .inf through as numbers
     with pytest.raises(ValueError, match=rf"{re.escape(key)}: NaN and infinity \(.nan, .inf\) are not valid"):
         check_config(config)
+
+
+def test_section_3_2_statistics_vision_pool_is_the_resnets():
+    """Section 3.2 / Figure 3A: "Model performance (Imagenet accuracy, x-axis) versus effective
+    dimensionality for vision ResNets" (TDANN shown for comparison): the pool is the ResNet experiments with
+    the paper's placement, neither the ViT nor the TDANN-placement ResNet-18; a config may name its own."""
+    from toponets.experiments import vision_pool
+
+    config = load("config/paper.yaml")
+    assert vision_pool(config) == ["resnet18", "resnet50"]
+    assert vision_pool(load("config.yaml")) == ["resnet18", "resnet50"]
+    config["evaluation"]["dimensionality"]["vision_pool"] = ["resnet18", "resnet18_tdann"]
+    assert vision_pool(config) == ["resnet18", "resnet18_tdann"]

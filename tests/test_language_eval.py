@@ -127,7 +127,9 @@ def test_smoothness_cli_on_token_windows(tmp_path, tokens, family):
         assert report["per_layer"][name] == pytest.approx(direct[name].score, abs=1e-9)
     assert report["metrics"]["smoothness"] == pytest.approx(np.mean(list(report["per_layer"].values())))
     table = pd.read_csv(curves)
-    assert list(table.columns) == ["layer", "distance", "r", "pairs"] and len(table) == 5 * len(layers)
+    assert list(table.columns) == ["layer", "distance", "r", "pairs"]
+    assert len(table) == sum(len(direct[name].r) for name in layers)
+    assert report["per_layer_floor"] == pytest.approx({name: direct[name].floor for name in layers}, abs=1e-9)
 
 
 def test_dimensionality_cli_mean_pools_tokens_by_default(tmp_path, tokens):
@@ -185,6 +187,19 @@ def test_lm_loss_cli_writes_a_metrics_json(tmp_path, tokens):
     assert loss == pytest.approx(lm_loss(model, TokenShards(tokens, "val"), 5, 16, 256, "cpu").val_loss, rel=1e-6)
     table = metrics_table([out])
     assert table["metric"].tolist() == ["val_loss", "perplexity"] and table["model"].unique().tolist() == ["tiny"]
+
+
+def test_section_3_2_statistics_perplexity_on_a_common_held_out_corpus(tmp_path, tokens):
+    """A.9: the language models' perplexity is measured "on the OpenWebText dataset", one corpus for all of
+    them (section 3.2 correlates it with ED). --text reads the train split of a corpus no model trained on."""
+    lm_checkpoint(tmp_path / "lm.safetensors", "gpt_neo")
+    out = tmp_path / "eval" / "lm_loss" / "tiny" / "tau1.0" / "seed0.json"
+    lm_loss_cli.main([*common(tmp_path / "lm.safetensors", "--text", tokens, out), "--n-samples", "5"])
+    report = json.loads(out.read_text())
+    assert report["split"] == "train"
+    model, _ = load_checkpoint(tmp_path / "lm.safetensors")
+    expected = lm_loss(model, TokenShards(tokens, "train"), 5, 16, 256, "cpu").val_loss
+    assert report["metrics"]["val_loss"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_clear_errors(tmp_path, tokens, capsys):

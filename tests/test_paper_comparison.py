@@ -79,6 +79,9 @@ def test_figure_3_reports_the_correlations_written(tmp_path):
             ("p_dim_smoothness", 0.001),
             ("fisher_z", 2.5),
             ("p_fisher_z", 0.0124),
+            ("r_top1_smoothness", -0.2),
+            ("steiger_z", 3.1),
+            ("p_steiger_z", 0.00194),
             ("n_models", 8.0),
         ],
         ["quantity", "value"],
@@ -93,6 +96,9 @@ def test_figure_3_reports_the_correlations_written(tmp_path):
         == "r = -0.900, p = 0.00100 (n = 8 models)"
     )
     assert _row(table, "Figure 3", "Fisher z, p (vision)").this_run == "z = 2.50, p = 0.0124"
+    steiger = _row(table, "Figure 3", "Steiger z, p (vision)")  # beside the paper's Fisher z, answering its entry
+    assert steiger.this_run == "z = 3.10, p = 0.00194" and "r(top1, smoothness) = -0.200" in steiger.note
+    assert steiger.paper == _row(table, "Figure 3", "Fisher z, p (vision)").paper
     language = _row(table, "Figure 3", "dimensionality vs smoothness (language)")
     assert language.this_run == NOT_MEASURED and "language_dimensionality_correlations.csv" in language.note
 
@@ -138,6 +144,20 @@ def test_smoothness_falls_back_to_the_mean_over_layers(tmp_path):
     )
     table = compare(tmp_path, FAMILIES)
     assert _row(table, "Figure 2", "2A smoothness (resnet18)").this_run == "resnet18 tau 0 / 5: 0.200 / 0.600"
+
+
+def test_smoothness_floor_beside_every_compared_smoothness(tmp_path):
+    rows = [("resnet18", t, m, v) for t, m, v in [(0, "top1", 0.5), (5, "top1", 0.4), (0, "smoothness", 0.2),
+                                                   (5, "smoothness", 0.6), (0, "smoothness_floor", 0.021),
+                                                   (5, "smoothness_floor", 0.019)]]
+    _metrics(tmp_path, "vision_metrics.csv", rows)
+    _metrics(tmp_path, "language_metrics.csv", [("gpt_neo", 0, "blimp", 0.6), ("gpt_neo", 0, "smoothness", 0.07),
+                                                ("gpt_neo", 0, "smoothness_floor", 0.01)])
+    table = compare(tmp_path, FAMILIES)
+    vision = _row(table, "Figure 2", "2A smoothness (resnet18)")
+    assert vision.this_run == "resnet18 tau 0 / 5: 0.200 / 0.600; floor 0.0210 / 0.0190"
+    assert "shuffled places" in vision.note
+    assert _row(table, "Figure 2", "2B smoothness (gpt_neo)").this_run == "gpt_neo tau 0: 0.0700; floor 0.0100"
 
 
 def test_pruning_and_downsampling_read_the_right_level(tmp_path):

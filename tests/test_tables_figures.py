@@ -49,6 +49,17 @@ def test_tables_are_tidy(tmp_path):
     assert wide.set_index("tau").loc[5.0, "smoothness"] == 0.4
     layers = per_layer_table(smo, "smoothness")
     assert layers.query("tau == 5 and layer == 'l2'").smoothness.item() == 0.2
+    assert list(layers.columns) == ["model", "tau", "seed", "layer", "smoothness"]
+
+
+def test_smoothness_floor_in_the_per_layer_table(tmp_path):
+    paths = [_write(tmp_path, "smoothness", "resnet18", 0, {"metrics": {"smoothness": 0.3, "smoothness_floor": 0.02},
+                                                          "per_layer": {"l1": 0.4, "l2": 0.2},
+                                                          "per_layer_floor": {"l1": 0.03, "l2": 0.01}})]
+    layers = per_layer_table(paths, "smoothness")
+    assert list(layers.columns) == ["model", "tau", "seed", "layer", "smoothness", "smoothness_floor"]
+    assert layers.set_index("layer").smoothness_floor.to_dict() == {"l1": 0.03, "l2": 0.01}
+    assert set(metrics_table(paths).metric) == {"smoothness", "smoothness_floor"}
     curve = pd.DataFrame({"layer": ["l1", "l1"], "distance": [0.5, 1.5], "r": [0.3, 0.1], "pairs": [4, 2]})
     curves = curves_table([_write(tmp_path, "smoothness", "resnet18", 5, curve, ext="csv")])
     assert list(curves.columns[:4]) == ["model", "tau", "seed", "layer"] and len(curves) == 2
@@ -208,3 +219,93 @@ def test_region_table_has_the_papers_layout_and_averages_seeds():
     assert table[["V1", "IT"]].iloc[0].tolist() == pytest.approx([0.25, 0.45])
     with pytest.raises(ValueError, match="none of the regions"):
         region_table(pd.DataFrame(rows[2:3], columns=["model", "tau", "seed", "metric", "value"]))
+
+
+def test_section_3_2_statistics_pool_only_the_named_models(tmp_path):
+    """Section 3.2: the correlations are over the vision ResNets; rows of other models are left out."""
+    from toponets.analysis.statistics import dimensionality_correlations
+    from toponets.cli import tables as tables_cli
+
+    rows = [(m, t, 0, k, v) for m, t, dim, top1, smooth in [
+        ("resnet18", 0, 10, 0.6, 0.1), ("resnet18", 5, 8, 0.5, 0.4), ("resnet50", 0, 12, 0.7, 0.1),
+        ("resnet50", 5, 9, 0.65, 0.3), ("vit_b_32", 0, 40, 0.9, 0.9)]
+        for k, v in [("effective_dim", dim), ("top1", top1), ("smoothness", smooth)]]
+    metrics = tmp_path / "vision_metrics.csv"
+    pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"]).to_csv(metrics, index=False)
+    out = tmp_path / "corr.csv"
+    tables_cli.main(["correlations", "--performance", "top1", "--models", "resnet18", "resnet50",
+                     "--out", str(out), str(metrics)])
+    pooled = pd.read_csv(out).set_index("quantity").value
+    resnets = pd.read_csv(metrics).query("model != 'vit_b_32'")
+    expected = dimensionality_correlations(wide_metrics(resnets, ["effective_dim", "smoothness", "top1"]), "top1")
+    assert pooled["n_models"] == 4
+    assert pooled.to_dict() == pytest.approx(expected.set_index("quantity").value.to_dict(), nan_ok=True)
+
+
+def test_prior_models_as_published_come_from_the_paper_numbers_with_their_source(tmp_path):
+    """Section 3.1 / Figure 2A: "TDANNs exhibited a 6% drop in performance ... 41% drop for LLCNN-G, from
+    baseline"; Figure 2B draws Topoformer's "reported topography", Figure 3A TDANN's performance. Values the
+    paper prints are in the table with their source; values only in its plots are NaN, never guessed."""
+    from toponets.cli import tables as tables_cli
+    from toponets.paper_comparison import PAPER_NUMBERS, prior_models_table
+
+    out = tmp_path / "prior_models.csv"
+    tables_cli.main(["prior-models", "--out", str(out), str(PAPER_NUMBERS)])
+    table = pd.read_csv(out)
+    assert table.equals(prior_models_table())
+    assert list(table.columns) == ["figure", "model", "metric", "value", "baseline", "source"]
+    assert set(zip(table.figure, table.model)) == {("2A", "TDANN"), ("2A", "LLCNN-G"), ("2B", "Topoformer"),
+                                                   ("3A", "TDANN")}
+    printed = table.dropna(subset=["value"]).set_index(["figure", "model", "metric"]).value
+    assert printed.to_dict() == {("2A", "TDANN", "top1_change"): -0.06, ("2A", "LLCNN-G", "top1_change"): -0.41,
+                                 ("3A", "TDANN", "top1_change"): -0.06}
+    assert table.source.str.len().gt(10).all() and table.source.str.contains("§3.1|Figure").all()
+
+
+def test_prior_models_as_published_are_drawn_where_printed(tmp_path):
+    """The published top-1 drops are drawn at this run's ResNet-18 baseline x (1 + change), labelled "as
+    published"; a model with both coordinates is a point; an unprinted value draws nothing."""
+    from toponets.cli import figure as figure_cli
+    from toponets.figures import published as prior
+
+    points = pd.DataFrame({"model": ["resnet18", "resnet18"], "tau": [0.0, 5.0], "top1": [0.6, 0.55],
+                           "smoothness": [0.1, 0.4]})
+    published = pd.DataFrame(
+        [("2A", "TDANN", "top1_change", -0.06, "resnet18", "s"), ("2A", "TDANN", "smoothness", np.nan, None, "s"),
+         ("2A", "LLCNN-G", "top1_change", -0.41, "resnet18", "s"), ("2A", "LLCNN-G", "smoothness", 0.3, None, "s"),
+         ("2B", "Topoformer", "smoothness", np.nan, None, "s")],
+        columns=["figure", "model", "metric", "value", "baseline", "source"],
+    )
+    assert prior.values(published[published.model == "TDANN"], points) == {"top1": pytest.approx(0.564)}
+    assert prior.values(published[published.model == "LLCNN-G"], points) == {"top1": pytest.approx(0.354),
+                                                                           "smoothness": 0.3}
+    fig, ax = prior_axes()
+    prior.draw(ax, published, "2A", "smoothness", "top1", points)
+    texts = [t.get_text().strip() for t in ax.texts]
+    assert texts == ["TDANN (as published)", "LLCNN-G (as published)"]
+    assert [line.get_ydata()[0] for line in ax.lines] == [pytest.approx(0.564)]  # TDANN: a line at its top-1
+    assert ax.collections[0].get_offsets().tolist() == [[0.3, pytest.approx(0.354)]]  # LLCNN-G: a point
+    prior.draw(ax, published, "2B", "smoothness", "blimp", points)  # Topoformer's value is not printed
+    assert len(ax.texts) == 2
+    fig.clf()
+
+    metrics = pd.DataFrame([("resnet18", t, 0, m, v) for t, a, s, d in [(0, 0.6, 0.1, 9.0), (5, 0.55, 0.4, 7.0)]
+                            for m, v in [("top1", a), ("smoothness", s), ("effective_dim", d)]],
+                           columns=["model", "tau", "seed", "metric", "value"])
+    metrics.to_csv(tmp_path / "m.csv", index=False)
+    published.to_csv(tmp_path / "p.csv", index=False)
+    for name in ("fig2a", "fig3"):
+        figure_cli.main([name, "--table", str(tmp_path / "m.csv"), "--published", str(tmp_path / "p.csv"),
+                         "--out", str(tmp_path / f"{name}.png")])
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        figure_cli.main(["fig7", "--table", str(tmp_path / "m.csv"), "--published", str(tmp_path / "p.csv"),
+                         "--out", str(tmp_path / "x.png")])
+
+
+def prior_axes():
+    from toponets.figures.style import plt
+
+    fig, ax = plt.subplots()
+    plt.close(fig)  # drawn on, never shown or saved
+    return fig, ax

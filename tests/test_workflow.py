@@ -46,7 +46,7 @@ def test_smoke_preset_produces_tables_and_figure(smoke_run):
     assert " " in str(smoke_run)  # the checkout, its Brain-Score venv and the mirror (smoke_run) have spaces
     results = smoke_run / "results"
     metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
-    assert set(metrics.metric) == {"top1", "smoothness", "effective_dim"}
+    assert set(metrics.metric) == {"top1", "smoothness", "smoothness_floor", "effective_dim"}
     pruning = pd.read_csv(results / "tables" / "pruning_curves.csv")
     assert sorted(pruning.fraction.unique()) == [0, 0.5, 0.9] and (pruning.query("fraction == 0").change == 0).all()
     taus = metrics.groupby("model").tau.unique().map(sorted).to_dict()
@@ -80,8 +80,8 @@ def test_smoke_preset_trains_every_family(smoke_run):
         _, meta = load_checkpoint(smoke_run / "results" / "train" / model / "tau0" / "seed0" / "model.safetensors")
         assert meta["topo"]["layers"][-1] == layer
     language = pd.read_csv(smoke_run / "results" / "tables" / "language_metrics.csv")
-    assert set(language.metric) == {"val_loss", "perplexity", "blimp", "smoothness", "effective_dim"}
-    assert len(language) == 4 * 5 and language.value.notna().all()
+    assert set(language.metric) == {"val_loss", "perplexity", "blimp", "smoothness", "smoothness_floor", "effective_dim"}
+    assert len(language) == 4 * 6 and language.value.notna().all()
     assert language.query("metric == 'blimp'").value.between(0, 1).all()
     downsampling = pd.read_csv(smoke_run / "results" / "tables" / "downsampling_curves.csv")
     assert set(downsampling.metric) == {"val_loss", "blimp"} and sorted(downsampling.factor.unique()) == [1, 5]

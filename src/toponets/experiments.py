@@ -97,6 +97,20 @@ def runs(config: dict[str, Any]) -> list[Run]:
     return grid
 
 
+POOLED_FAMILIES = ("resnet18", "resnet50")  # section 3.2 / Figure 3: "vision ResNets"
+
+
+def vision_pool(config: dict[str, Any]) -> list[str]:
+    """The vision experiments of the section 3.2 statistics and Figure 3: evaluation.dimensionality.vision_pool,
+    else the ResNet experiments with the paper's placement (the paper: "vision ResNets", TDANN only shown;
+    so neither the ViT nor the TDANN-placement ResNet)."""
+    chosen = config.get("evaluation", {}).get("dimensionality", {}).get("vision_pool")
+    if chosen is not None:
+        return list(chosen)
+    return [exp["name"] for exp in config["experiments"]
+            if exp["family"] in POOLED_FAMILIES and exp.get("placement", "paper") == "paper"]
+
+
 def find_run(config: dict[str, Any], model: str, tau: str, seed: str | int) -> Run:
     """The run named by path wildcards (tau as its label)."""
     for run in runs(config):
@@ -149,6 +163,14 @@ def _check_references(config: dict[str, Any]) -> None:
         corpus = evaluation.get(analysis, {}).get("corpus")
         _unknown_names(f"evaluation.{analysis}.corpus", None if corpus is None else [corpus], corpora,
                        "a corpus of data.corpora")
+    common = evaluation.get("lm_loss", {}).get("corpus")
+    _unknown_names("evaluation.lm_loss.corpus", None if common is None else [common], corpora, "a corpus of data.corpora")
+    trained_on = sorted(e["name"] for e in experiments if KIND[e["family"]] == "language" and e.get("corpus") == common)
+    if common is not None and trained_on:
+        raise ValueError(f"evaluation.lm_loss.corpus: {common!r} is the training corpus of {trained_on}, so it is not "
+                         "held out; name a corpus no language experiment trains on, or null for each model's own val split")
+    _unknown_names("evaluation.dimensionality.vision_pool", evaluation.get("dimensionality", {}).get("vision_pool"),
+                   vision, "a vision experiment of `experiments`")
     neural = evaluation.get("unit_voxel", {}).get("neural")
     if neural and neural not in config.get("data", {}).get("neural", {}):
         raise ValueError(f"evaluation.unit_voxel.neural: {neural!r} needs data.neural.{neural}; add it or set neural to null")

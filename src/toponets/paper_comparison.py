@@ -39,6 +39,7 @@ NOT_MEASURED = "not measured"
 NOT_REPORTED = "not reported in the paper"
 NO_RUN = "this preset has no run for it in the tables"
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.yaml")
+FLOOR_NOTE = "floor: the score of the same responses with the units at shuffled places (no spatial structure)"
 
 # What each table needs, for the note of a row it could not fill.
 TABLE_NEEDS = {
@@ -221,13 +222,21 @@ def figure_1(tables: Tables) -> list[Measured]:
     ]
 
 
-def _metric_rows(wide: pd.DataFrame, tables: Tables, experiments: list[str], metric: str, label: str) -> list[Measured]:
-    """A per-tau series of `metric` per experiment, answering the paper's '<label> (<family>)'."""
+def _metric_rows(
+    wide: pd.DataFrame, tables: Tables, experiments: list[str], metric: str, label: str, floor: str | None = None
+) -> list[Measured]:
+    """A per-tau series of `metric` per experiment, answering the paper's '<label> (<family>)'; with the
+    `floor` column's series after it when the table has one."""
     rows = []
     for exp in experiments:
         runs = of(wide, exp).dropna(subset=[metric])
-        if not runs.empty:
-            rows.append(Measured(f"{label} ({tables.families[exp]})", f"{label} ({exp})", series(exp, runs, metric)))
+        if runs.empty:
+            continue
+        value, note = series(exp, runs, metric), ""
+        if floor in runs.columns and runs[floor].notna().all():
+            value += "; floor " + " / ".join(num(v) for v in runs.sort_values("tau")[floor])
+            note = FLOOR_NOTE
+        rows.append(Measured(f"{label} ({tables.families[exp]})", f"{label} ({exp})", value, note))
     return rows
 
 
@@ -255,28 +264,31 @@ def _top1_changes(vision: pd.DataFrame, tables: Tables, experiments: list[str]) 
 
 
 def _vision_smoothness(tables: Tables, wide: pd.DataFrame) -> pd.DataFrame:
-    """Smoothness per vision run: the metrics table's, else the mean over layers of smoothness_layers.csv."""
+    """Smoothness (and floor) per vision run: the metrics table's, else the mean over layers of smoothness_layers.csv."""
     if wide.smoothness.notna().any() or not tables.has("smoothness_layers.csv"):
         return wide
-    layers = per_run(tables.get("smoothness_layers.csv", ("model", "tau", "smoothness")), value="smoothness")
-    return wide.drop(columns="smoothness").merge(layers, on=["model", "tau"], how="left")
+    layers = tables.get("smoothness_layers.csv", ("model", "tau", "smoothness"))
+    means = per_run(layers, value="smoothness")
+    if "smoothness_floor" in layers.columns:
+        means = means.merge(per_run(layers, value="smoothness_floor"), on=["model", "tau"])
+    return wide.drop(columns=["smoothness", "smoothness_floor"]).merge(means, on=["model", "tau"], how="left")
 
 
 def figure_2(tables: Tables) -> list[Measured]:
     rows = []
-    vision = performance_metrics(tables, "vision_metrics.csv", ("top1", "smoothness"), serves="2A")
+    vision = performance_metrics(tables, "vision_metrics.csv", ("top1", "smoothness", "smoothness_floor"), serves="2A")
     if vision is not None:
         vision = _vision_smoothness(tables, vision)
         experiments = tables.experiments(vision, "resnet18", "resnet50", "vit_b_32")
         rows += _metric_rows(vision, tables, experiments, "top1", "2A ImageNet top-1")
         rows += _top1_changes(vision, tables, experiments)
-        rows += _metric_rows(vision, tables, experiments, "smoothness", "2A smoothness")
-    language = performance_metrics(tables, "language_metrics.csv", ("blimp", "smoothness"), serves="2B")
+        rows += _metric_rows(vision, tables, experiments, "smoothness", "2A smoothness", "smoothness_floor")
+    language = performance_metrics(tables, "language_metrics.csv", ("blimp", "smoothness", "smoothness_floor"), serves="2B")
     if language is not None:
-        plotted = language.dropna()  # Figure 2B plots BLiMP against smoothness: runs with both
+        plotted = language.dropna(subset=["blimp", "smoothness"])  # Figure 2B plots BLiMP against smoothness
         experiments = tables.experiments(plotted, "gpt_neo", "nanogpt")
         rows += _metric_rows(plotted, tables, experiments, "blimp", "2B BLiMP")
-        rows += _metric_rows(plotted, tables, experiments, "smoothness", "2B smoothness")
+        rows += _metric_rows(plotted, tables, experiments, "smoothness", "2B smoothness", "smoothness_floor")
     return rows
 
 
@@ -317,6 +329,18 @@ def figure_3(tables: Tables) -> list[Measured]:
                     f"Fisher z, the two correlations differ ({domain})",
                     f"Fisher z, p ({domain})",
                     f"z = {num(values['fisher_z'])}, p = {num(values['p_fisher_z'])}",
+                    "the paper's test: independent-samples form",
+                )
+            )
+        if "steiger_z" in values:
+            rows.append(
+                Measured(
+                    f"Fisher z, the two correlations differ ({domain})",
+                    f"Steiger z, p ({domain})",
+                    f"z = {num(values['steiger_z'])}, p = {num(values['p_steiger_z'])}",
+                    "beside the paper's: Steiger (1980) z for dependent correlations that share ED"
+                    + (f"; r({performance}, smoothness) = {num(values[f'r_{performance}_smoothness'])}"
+                       if f"r_{performance}_smoothness" in values else ""),
                 )
             )
     return rows
@@ -543,7 +567,8 @@ def figure_9(tables: Tables) -> list[Measured]:
                 series(exp, runs, "effective_dim"),
             )
         )
-        rows.append(Measured("perplexity (gpt_neo)", f"perplexity ({exp})", series(exp, runs, "perplexity")))
+        rows.append(Measured("perplexity (gpt_neo)", f"perplexity ({exp})", series(exp, runs, "perplexity"),
+                             "on the common held-out corpus (evaluation.lm_loss.corpus; paper: OpenWebText)"))
         high = runs[runs.tau >= 5]
         r, p = pearson(high.effective_dim, high.perplexity)
         rows.append(
@@ -721,13 +746,29 @@ ITEMS = [
 ]
 
 
-def paper_numbers() -> dict[str, dict[str, str | dict]]:
+def paper_numbers(path: str | Path = PAPER_NUMBERS) -> dict[str, dict[str, str | dict]]:
     """The paper's entries per item, checked to cover exactly ITEMS."""
-    numbers = yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
+    numbers = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     names = [item.name for item in ITEMS]
     if list(numbers) != names:
-        raise ValueError(f"{PAPER_NUMBERS} lists items {list(numbers)}; expected {names} in that order")
+        raise ValueError(f"{path} lists items {list(numbers)}; expected {names} in that order")
     return numbers
+
+
+PRIOR_COLUMNS = ["figure", "model", "metric", "value", "baseline", "source"]
+
+
+def prior_models_table(path: str | Path = PAPER_NUMBERS) -> pd.DataFrame:
+    """Tidy table of the prior models' values as published (an entry's `published` list in paper_numbers.yaml):
+    one row per figure, model and metric; value NaN where the paper prints none."""
+    rows = [
+        {column: marker.get(column) for column in PRIOR_COLUMNS}
+        for entries in paper_numbers(path).values()
+        for entry in entries.values()
+        if isinstance(entry, dict)
+        for marker in entry.get("published", [])
+    ]
+    return pd.DataFrame(rows, columns=PRIOR_COLUMNS).astype({"value": float})
 
 
 def _row(*values: str) -> dict[str, str]:

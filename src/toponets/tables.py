@@ -61,14 +61,19 @@ def metrics_table(paths: list[str | Path]) -> pd.DataFrame:
 
 
 def per_layer_table(paths: list[str | Path], metric: str) -> pd.DataFrame:
-    """One row per run and layer from evaluation JSON files ``{"per_layer": {layer: value}}``."""
-    rows = [
-        {"model": run["model"], "tau": run["tau"], "seed": run["seed"], "layer": layer, metric: value}
-        for path in paths
-        for run in [run_of(path)]
-        for layer, value in json.loads(Path(path).read_text())["per_layer"].items()
-    ]
-    return pd.DataFrame(rows, columns=["model", "tau", "seed", "layer", metric])
+    """One row per run and layer from evaluation JSON files ``{"per_layer": {layer: value}}``; a file's
+    further ``"per_layer_<x>"`` mappings (smoothness: ``per_layer_floor``) become columns ``<metric>_<x>``."""
+    rows, columns = [], [metric]
+    for path in paths:
+        run = run_of(path)
+        report = json.loads(Path(path).read_text())
+        extra = {f"{metric}_{key[len('per_layer_'):]}": values for key, values in report.items()
+                 if key.startswith("per_layer_")}
+        columns += [c for c in extra if c not in columns]
+        for layer, value in report["per_layer"].items():
+            row = {"model": run["model"], "tau": run["tau"], "seed": run["seed"], "layer": layer, metric: value}
+            rows.append({**row, **{c: values.get(layer) for c, values in extra.items()}})
+    return pd.DataFrame(rows, columns=["model", "tau", "seed", "layer", *columns])
 
 
 def curves_table(paths: list[str | Path]) -> pd.DataFrame:

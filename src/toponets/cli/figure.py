@@ -1,6 +1,7 @@
 """Draw one paper figure from a tidy table.
 
-    python -m toponets.cli.figure FIGURE --table TABLE.csv [TABLE.csv ...] [--models NAME ...] --out fig.png fig.pdf
+    python -m toponets.cli.figure FIGURE --table TABLE.csv [TABLE.csv ...] [--models NAME ...] \
+        [--published PRIOR_MODELS.csv] --out fig.png fig.pdf
 
     fig2a   METRICS.csv      ImageNet top-1 accuracy vs smoothness, Pareto front per model
     fig2b   METRICS.csv      BLiMP accuracy vs smoothness of the language models, Pareto front per model
@@ -19,7 +20,8 @@
 
 Several tables of the same columns are stacked into one. --models keeps the
 rows whose model (experiment name) is listed, e.g. `fig4b --models gpt_neo`
-and `fig10 --models nanogpt nanogpt_124m`.
+and `fig10 --models nanogpt nanogpt_124m`. --published (fig2a, fig2b, fig3)
+marks the prior models as published (the prior-models table).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ FIGURES = {
     "fig11": fig11.plot,
     "fig12": fig12.plot,
 }
+WITH_PUBLISHED = ("fig2a", "fig2b", "fig3")  # the figures where the paper draws prior models
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("figure", choices=FIGURES)
     parser.add_argument("--table", nargs="+", required=True, help="the tidy table(s) the figure reads (CSV)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="draw only these models (experiment names)")
+    parser.add_argument("--published", help="tidy table of the prior models as published (fig2a, fig2b, fig3)")
     parser.add_argument("--out", nargs="+", required=True, help="output files; the suffix sets the format")
     args = parser.parse_args(argv)
     table = pd.concat([pd.read_csv(path) for path in args.table], ignore_index=True)
@@ -62,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--models {' '.join(args.models)} match no rows of {' '.join(args.table)}, "
                          f"whose models are {', '.join(sorted(table.model.astype(str).unique()))}")
         table = kept
-    FIGURES[args.figure](table, args.out)
+    if args.published and args.figure not in WITH_PUBLISHED:
+        parser.error(f"--published goes with {', '.join(WITH_PUBLISHED)}, not {args.figure}")
+    extra = {"published": pd.read_csv(args.published)} if args.published else {}
+    FIGURES[args.figure](table, args.out, **extra)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""Validation loss and perplexity of a language-model checkpoint on fixed token windows.
+"""Loss and perplexity of a language-model checkpoint on fixed token windows.
 
     python -m toponets.cli.lm_loss --checkpoint C.safetensors --val-text TOKENS_DIR \
         --length 1024 [--n-samples N] --batch-size 8 [--device auto] --out loss.json
+    python -m toponets.cli.lm_loss --checkpoint C.safetensors --text HELD_OUT_DIR ...
 
-Each of N fixed windows of the val split of TOKENS_DIR (all windows when N is
-left out) gives `--length` next-token predictions. Writes ``{"metrics":
+Each of N fixed windows of the val split of TOKENS_DIR (--val-text: the
+model's own corpus), or of the train split of a corpus no model trained on
+(--text: the common held-out corpus of section 3.2 and A.9), all windows when N
+is left out, gives `--length` next-token predictions. Writes ``{"metrics":
 {"val_loss": mean cross-entropy in nats, "perplexity": exp(val_loss)},
-"n_samples": N, "length": L, "split": "val", "checkpoint": ...}``.
+"n_samples": N, "length": L, "split": "val" or "train", "checkpoint": ...}``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from . import eval_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("val-text",), count="optional"), argv)
+    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("val-text", "text"), count="optional"), argv)
     model, _, device = eval_args.checkpoint(args, need_layers=False)
     result = lm_loss(model, eval_args.shards(args), args.n, args.length, args.batch_size, device)
     eval_args.write_json(

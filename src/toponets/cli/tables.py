@@ -4,9 +4,10 @@
     python -m toponets.cli.tables training --out T.csv results/train/<model>/tau<tau>/seed<seed>/metrics.jsonl ...
     python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
-    python -m toponets.cli.tables correlations --performance top1 --out T.csv METRICS.csv
+    python -m toponets.cli.tables correlations --performance top1 [--models NAME ...] --out T.csv METRICS.csv
     python -m toponets.cli.tables lora-deltas --out T.csv LORA_CURVES.csv
     python -m toponets.cli.tables regions --out T.csv BRAINSCORE_METRICS.csv
+    python -m toponets.cli.tables prior-models --out T.csv src/toponets/paper_numbers.yaml
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from ..tables import (
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas", "regions"])
+    parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas", "regions",
+                                         "prior-models"])
     parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
-                        " (correlations, regions: one metrics table; lora-deltas: one LoRA curves table)")
+                        " (correlations, regions: one metrics table; lora-deltas: one LoRA curves table;"
+                        " prior-models: paper_numbers.yaml)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metric", help="name of the per-layer value column (per-layer tables)")
     parser.add_argument("--performance", default="top1", help="performance metric (correlations)")
+    parser.add_argument("--models", nargs="+", metavar="NAME", help="the experiments pooled (correlations); all when left out")
     args = parser.parse_args(argv)
     if args.kind == "metrics":
         table = metrics_table(args.inputs)
@@ -49,11 +53,18 @@ def main(argv: list[str] | None = None) -> None:
         table = curves_table(args.inputs)
     elif args.kind == "regions":
         table = region_table(pd.read_csv(args.inputs[0]))
+    elif args.kind == "prior-models":
+        from ..paper_comparison import prior_models_table  # imports the figures' plotting stack: only here
+
+        table = prior_models_table(args.inputs[0])
     elif args.kind == "lora-deltas":
         table = lora_delta_table(pd.read_csv(args.inputs[0]))
     else:
-        metrics = ["effective_dim", "smoothness", args.performance]
-        table = dimensionality_correlations(wide_metrics(pd.read_csv(args.inputs[0]), metrics), args.performance)
+        metrics = pd.read_csv(args.inputs[0])
+        if args.models:
+            metrics = metrics[metrics.model.isin(args.models)]
+        wide = wide_metrics(metrics, ["effective_dim", "smoothness", args.performance])
+        table = dimensionality_correlations(wide, args.performance)
     write_csv(table, args.out)
 
 

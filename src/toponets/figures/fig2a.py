@@ -5,7 +5,9 @@ Reads the tidy metrics table (columns model, tau, seed, metric, value) with
 2A) or `blimp` (BLiMP accuracy of the language models, Figure 2B). One point
 per model x tau (mean over seeds), colour = tau (baseline black), marker =
 experiment. Each experiment's Pareto front (dashed) joins its runs that no
-other of its runs beats on both axes.
+other of its runs beats on both axes. Prior models (2A: TDANN, LLCNN-G; 2B:
+Topoformer) are marked "as published" where the paper prints their values
+(figures/published.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..tables import wide_metrics
+from . import published as prior
 from . import style
 
 
@@ -31,8 +34,12 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(front[::-1], dtype=int)
 
 
-def plot(table: pd.DataFrame, outputs: list[str | Path], performance: str = "top1", ylabel: str = "Top-1 accuracy") -> None:
-    """Draw smoothness vs `performance` (higher is better, so the Pareto front maximises both)."""
+def plot(
+    table: pd.DataFrame, outputs: list[str | Path], performance: str = "top1", ylabel: str = "Top-1 accuracy",
+    published: pd.DataFrame | None = None, figure: str = "2A",
+) -> None:
+    """Draw smoothness vs `performance` (higher is better, so the Pareto front maximises both), with the prior
+    models of paper figure `figure` as published."""
     points = wide_metrics(table, [performance, "smoothness"])
     style.setup()
     fig, ax = style.plt.subplots(figsize=(5, 4))
@@ -44,11 +51,13 @@ def plot(table: pd.DataFrame, outputs: list[str | Path], performance: str = "top
         data=points, x="smoothness", y=performance, hue="tau", style="model",
         palette=style.tau_palette(points["tau"]), s=70, ax=ax,
     )
+    prior.draw(ax, published, figure, "smoothness", performance, points)
     ax.set(xlabel="Topography (smoothness)", ylabel=ylabel, title="Topography vs performance")
     ax.legend(frameon=False, fontsize=8, loc="best")
     style.save(fig, outputs)
 
 
-def plot_blimp(table: pd.DataFrame, outputs: list[str | Path]) -> None:
+def plot_blimp(table: pd.DataFrame, outputs: list[str | Path], published: pd.DataFrame | None = None) -> None:
     """Figure 2B: the language models, whose performance is their BLiMP accuracy."""
-    plot(table, outputs, performance="blimp", ylabel="BLiMP accuracy (fraction of pairs)")
+    plot(table, outputs, performance="blimp", ylabel="BLiMP accuracy (fraction of pairs)", published=published,
+         figure="2B")

@@ -5,7 +5,8 @@ One panel per experiment; one line per tau: the mean over seeds and
 topographic layers of the binned Pearson r at each distance bin. Layers have
 sheets of different sizes but the same number of equal-width bins, so the
 x-axis is the bin centre as a fraction of the layer's largest one: bins line
-up across layers.
+up across layers, except the far bins that small sheets join (too few pairs,
+see analysis/smoothness.py), which add points of their own.
 """
 
 from __future__ import annotations
