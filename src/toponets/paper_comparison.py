@@ -420,8 +420,9 @@ def _ssim(tables: Tables) -> list[Measured]:
                         f"5A SSIM {label} (resnet18)",
                         f"5A SSIM {label} ({exp})",
                         "; ".join(parts),
-                        f"layer {layer} (the last mapped layer); tau {tau_label(tau)} is the TopoNet nearest "
-                        "the paper's 10; shuffled: both maps' units at the same random places",
+                        f"layer {layer} (the last mapped layer, the one Figure 5A draws); SSIM of the two maps "
+                        f"each scaled to [0, 1]; tau {tau_label(tau)} is the TopoNet nearest the paper's 10; "
+                        "shuffled: both maps' units at the same random places",
                     )
                 )
     return rows
