@@ -339,6 +339,22 @@ def test_sheet_map_places_units_and_layers_sort_by_block():
     assert sorted(names, key=fig5b.block_order) == names[::-1]
 
 
+def test_figure_5b_draws_power_law_exponential_and_yoked_maps_for_every_layer():
+    """Figure 5B (paper §3.4): "power-law (red), exponential (green), and sentence-yoked coefficients across
+    layers (from left to right)": one column per layer of the TopoNet, one row per quantity."""
+    table = units_table()
+    figure = fig5b.draw_layers(table)
+    maps = [ax for ax in figure.axes if ax.images and ax.get_label() != "<colorbar>"]
+    assert len(maps) == 3 * 2  # 3 layers x (c, b): no yoking measured
+    assert [ax.get_title() for ax in maps[:3]] == ["block 0", "block 1", "block 10"]
+    assert "gpt_neo τ=5" in maps[0].get_ylabel()  # the largest tau; the baseline is in Figure 8
+    table["yoking"] = table.unit / 11 - 0.5
+    figure = fig5b.draw_layers(table)
+    maps = [ax for ax in figure.axes if ax.images and ax.get_label() != "<colorbar>"]
+    assert len(maps) == 3 * 3 and maps[6].get_ylabel().endswith("yoking")
+    assert fig5b.colour_ranges(table)["yoking"] == pytest.approx((-0.5, 0.5), abs=0.01)
+
+
 def test_figures_render_from_a_units_table(tmp_path):
     table = units_table()
     fig5b.plot(table, [tmp_path / "fig5b.png"])
