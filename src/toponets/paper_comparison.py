@@ -689,7 +689,9 @@ def unit_to_voxel(tables: Tables) -> list[Measured]:
                 f"r normalised to the noise ceiling ({tables.families[exp]})",
                 f"r / noise ceiling ({exp})",
                 series(exp, normalised),
-                "this preset's data set (evaluation.unit_voxel.neural; mini: Allen VISp, paper: NSD, 8 subjects)"
+                "mean noise-ceiling-corrected r of the one-to-one assignment / the same between subjects "
+                "(Margalit et al.); this preset's data set (evaluation.unit_voxel.neural; mini: Allen VISp, "
+                "neuron-to-neuron ceiling; paper: NSD, 8 subjects)"
                 + (f"; {', '.join(facts)}" if facts else ""),
             )
         )
