@@ -319,3 +319,30 @@ def test_cli_rejects_a_bad_neural_spec():
         cli.neural_data("nsd:/data/nsd,roi=streams")
     with pytest.raises(SystemExit, match="allen:DIR"):
         cli.neural_data("brainscore:x")
+
+
+def test_unit_to_voxel_cli_ceiling_pairs_subjects_on_the_images_both_saw():
+    """The subject-to-subject ceiling of each subject is the mean over the others, on their common shared images."""
+    rng = np.random.default_rng(1)
+    latents = rng.standard_normal((60, 8))
+    ids = np.arange(60)
+    keep = [np.sort(rng.choice(60, 50, replace=False)) for _ in range(3)]
+    scored = []
+    for s, kept in enumerate(keep):
+        _, test, trials = simulated_subject(latents[kept], latents[kept], rng)
+        scored.append(cli.Scored(f"s{s}", np.zeros(8), voxel_noise_ceiling(trials), ids[kept], test, np.nan, 8,
+                                 pd.DataFrame()))
+    assert cli.ceiling_kind("auto", scored) == "subject-to-subject"
+    assert cli.ceiling_kind("auto", scored[:1]) == "neuron-to-neuron"
+    levels = cli.ceilings("subject-to-subject", scored, "hungarian")
+    common = np.intersect1d(keep[0], keep[2])
+    expected = subject_to_subject(scored[0].test_responses[np.isin(keep[0], common)],
+                                  scored[2].test_responses[np.isin(keep[2], common)],
+                                  scored[0].voxel_ceiling, scored[2].voxel_ceiling)
+    _, other = cli.shared_responses(scored[0], scored[2])
+    np.testing.assert_array_equal(other, scored[2].test_responses[np.isin(keep[2], common)])
+    assert levels[0] == pytest.approx(np.mean([subject_to_subject(*cli.shared_responses(scored[0], scored[1]),
+                                                                  scored[0].voxel_ceiling, scored[1].voxel_ceiling),
+                                               expected]))  # fmt: skip
+    with pytest.raises(SystemExit, match="several --neural subjects"):
+        cli.ceiling_kind("subject-to-subject", scored[:1])
