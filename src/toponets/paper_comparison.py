@@ -434,13 +434,15 @@ def _windows(tables: Tables) -> list[Measured]:
         return []
     rows = []
     for exp in tables.experiments(table, "gpt_neo"):
-        for parameter, meaning in (("c", "power-law weight"), ("b", "exponential rate")):
-            runs = per_run(of(table, exp), f"window_{parameter}_median")
+        for metric, label in (("window_c_median", "median c, power-law weight"),
+                              ("window_b_median", "median b, exponential rate"),
+                              ("yoking_median", "median sentence-yoking index")):
+            runs = per_run(of(table, exp), metric)
             if not runs.empty:
                 rows.append(
                     Measured(
-                        f"5B median {parameter}, {meaning} (gpt_neo)",
-                        f"5B median {parameter}, {meaning} ({exp})",
+                        f"5B {label} (gpt_neo)",
+                        f"5B {label} ({exp})",
                         series(exp, runs),
                         "median over all units of all c_fc layers",
                     )
