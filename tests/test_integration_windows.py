@@ -430,6 +430,8 @@ def test_figure_5b_draws_power_law_exponential_and_yoked_maps_for_every_layer():
     maps = [ax for ax in figure.axes if ax.images and ax.get_label() != "<colorbar>"]
     assert len(maps) == 3 * 3 and maps[6].get_ylabel().endswith("yoking")
     assert fig5b.colour_ranges(table)["yoking"] == pytest.approx((-0.5, 0.5), abs=0.01)
+    figure8 = fig5b.draw_all_layers(table)  # A.7: Figure 8 shows the power-law and exponential estimates only
+    assert len([ax for ax in figure8.axes if ax.images and ax.get_label() != "<colorbar>"]) == 2 * 2 * 3
 
 
 def test_figures_render_from_a_units_table(tmp_path):

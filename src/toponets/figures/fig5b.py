@@ -14,8 +14,9 @@ colour bar each below the maps. Units whose fit failed are grey.
 Figure 5B, as the paper draws it ("power-law (red), exponential (green), and
 sentence-yoked coefficients across layers (from left to right)"): for each
 model the TopoNet of the largest tau, every layer a column, a row per
-quantity. Figure 8: every layer (columns) of every tau of every model (a row
-per quantity each). Both show the first seed.
+quantity. Figure 8 (A.7: "the Power Law and the Exponential parameter
+estimates"): every layer (columns) of every tau of every model, a c row and
+a b row each. Both show the first seed.
 """
 
 from __future__ import annotations
@@ -138,10 +139,11 @@ def draw_layers(units: pd.DataFrame) -> Figure:
 
 
 def draw_all_layers(units: pd.DataFrame) -> Figure:
-    """Figure 8: every layer (columns) of every run, a row per quantity per run."""
+    """Figure 8: every layer (columns) of every run, a c row and a b row per run (A.7: "the Power Law and the
+    Exponential parameter estimates")."""
     units = first_seed(units)
     layers = sorted(units.layer.unique(), key=block_order)
-    names = quantities(units)
+    names = ["c", "b"]
     panels, labels = [], []
     for model, tau in runs(units):
         rows, row_labels = _layer_panels(units[(units.model == model) & (units.tau == tau)], layers, names,
