@@ -103,7 +103,8 @@ def test_unit_to_voxel_summary_is_the_mean_corrected_r_over_the_ceiling():
     np.testing.assert_allclose(corrected(r, nc), [0.4, 0.5, np.nan, np.nan])
     scores = summary(r, nc, 0.9)
     assert scores == pytest.approx({"r_raw": 0.3, "r_corrected": 0.45, "ceiling": 0.9, "r_normalised": 0.5})
-    assert np.isnan(summary(r, None, None)["r_normalised"]) and summary(r, None, None)["r_corrected"] == pytest.approx(0.3)
+    uncorrected = summary(r, None, None)
+    assert np.isnan(uncorrected["r_normalised"]) and uncorrected["r_corrected"] == pytest.approx(0.3)
 
 
 def test_unit_to_voxel_noise_ceiling_is_nsd_ncsnr_formula():
@@ -333,7 +334,7 @@ def test_unit_to_voxel_cli_ceiling_pairs_subjects_on_the_images_both_saw():
         scored.append(cli.Scored(f"s{s}", np.zeros(8), voxel_noise_ceiling(trials), ids[kept], test, np.nan, 8,
                                  pd.DataFrame()))
     assert cli.ceiling_kind("auto", scored) == "subject-to-subject"
-    assert cli.ceiling_kind("auto", scored[:1]) == "neuron-to-neuron"
+    assert cli.ceiling_kind("auto", scored[:1]) == "none"  # one NSD subject: no second brain to compare with
     levels = cli.ceilings("subject-to-subject", scored, "hungarian")
     common = np.intersect1d(keep[0], keep[2])
     expected = subject_to_subject(scored[0].test_responses[np.isin(keep[0], common)],

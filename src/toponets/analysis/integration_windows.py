@@ -314,7 +314,8 @@ def yoking_index(differences: np.ndarray, sentence_length: int = SENTENCE_LENGTH
         raise ValueError(f"D of {length} words is not 2 or more sentences of {sentence_length} words")
     onsets = np.arange(sentence_length, length - sentence_length + 1, sentence_length)  # 12, 24, 36, 48
     k = np.arange(lags)
-    jump = d[onsets[:, None], onsets[:, None] + k] - d[onsets[:, None] - 1, onsets[:, None] - 1 + k]  # (onsets, lags, ...)
+    at, before = onsets[:, None], onsets[:, None] - 1
+    jump = d[at, at + k] - d[before, before + k]  # (onsets, lags, ...)
     scale = np.median(d[np.arange(length), np.arange(length)], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(scale > 0, jump.mean(axis=(0, 1)) / scale, np.nan)

@@ -14,7 +14,8 @@ images, test r divided by sqrt of the voxel's NSD noise ceiling (from the
 test trials, where the data have them), normalised by the same mapping done
 between subjects. ``--ceiling auto`` is subject-to-subject when several
 ``--neural`` data sets (the paper's 8 NSD subjects) share test image ids,
-neuron-to-neuron for one recording (Allen), else none.
+neuron-to-neuron for one recording (Allen), else none (one NSD subject: R
+is then null).
 
 Writes ``{"metrics": {"r_raw", "r_corrected", "ceiling", "r_normalised",
 "n_units", "n_voxels"}, "per_dataset": {name: {...}}, ...}`` (undefined
@@ -82,7 +83,7 @@ class Scored:
     voxel_ceiling: np.ndarray | None  # (voxels,) NSD noise ceiling; None without trials
     test_ids: np.ndarray | None
     test_responses: np.ndarray
-    own_ceiling: float  # neuron_to_neuron within the data set
+    own_ceiling: float  # neuron_to_neuron within the data set; NaN where that ceiling is not the one used
     n_units: int
     table: pd.DataFrame
 
@@ -96,7 +97,8 @@ def score(model, layer: str, data: NeuralData, args: argparse.Namespace, device)
     match = one_to_one(units_train, data.train_responses, units_test, data.test_responses, args.matching)
     voxel_ceiling = None if data.test_trials is None else voxel_noise_ceiling(data.test_trials)
     own = math.nan
-    if args.ceiling in ("auto", "neuron-to-neuron") and len(args.neural) == 1:
+    wanted = args.ceiling == "neuron-to-neuron" or (args.ceiling == "auto" and data.test_ids is None)
+    if wanted and len(args.neural) == 1:
         own = neuron_to_neuron(data.train_responses, data.test_responses, voxel_ceiling, args.matching)
     positions = sheet_positions(match.unit, units_train.shape[1])
     table = pd.DataFrame({
@@ -118,7 +120,8 @@ def ceiling_kind(requested: str, scored: list[Scored]) -> str:
     shared = len(scored) >= 2 and all(s.test_ids is not None for s in scored)
     kind = requested
     if requested == "auto":
-        kind = "subject-to-subject" if shared else "neuron-to-neuron" if len(scored) == 1 else "none"
+        one_recording = len(scored) == 1 and scored[0].test_ids is None  # Allen: one animal, no shared image ids
+        kind = "subject-to-subject" if shared else "neuron-to-neuron" if one_recording else "none"
     if kind == "subject-to-subject" and not shared:
         raise SystemExit("a subject-to-subject ceiling needs several --neural subjects with shared test images")
     if kind == "neuron-to-neuron" and len(scored) != 1:
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=eval_args.positive_int, default=256)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--matching", choices=MATCHINGS, default="hungarian",
-                   help="hungarian: one optimal one-to-one assignment (Margalit et al.); best: each voxel its best unit")
+                   help="hungarian: one optimal one-to-one assignment (Margalit et al.); best: each voxel's best unit")
     p.add_argument("--ceiling", choices=("auto", *CEILINGS), default="auto")
     p.add_argument("--out", required=True, help="JSON file of scores to write")
     p.add_argument("--voxels", required=True, help="CSV file of per-voxel matches to write")
