@@ -97,6 +97,7 @@ rule integration_windows:
         "--tokenizer {params.tokenizer:q} --n-sequences {params.cfg[n_sequences]} --length {params.cfg[length]} "
         "--window {params.cfg[window]} --seed {params.cfg[seed]} --batch-size {params.cfg[batch_size]} "
         "--tap {params.cfg[tap]} --workers {threads} --device {params.device} "
+        "--yoking-sequences {params.cfg[yoking_sequences]} --sentence-length {params.cfg[sentence_length]} "
         "--out {output.scores:q} --units {output.units:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 

@@ -18,6 +18,7 @@ from toponets.analysis.integration_windows import (
     FIT_UPPER,
     LayerWindows,
     SwapSet,
+    encode_words,
     fit_window,
     fit_windows,
     integration_windows,
@@ -25,10 +26,13 @@ from toponets.analysis.integration_windows import (
     swap_stimuli,
     window_model,
     word_batch,
+    yoking_index,
+    yoking_stimuli,
 )
 from toponets.checkpoints import save_checkpoint
 from toponets.cli import integration_windows as cli
 from toponets.data.brown import OTHER, BrownCorpus, is_proper_noun, pool_tags, read_brown, token_words
+from toponets.data.tokenizer import gpt2_tokenizer
 from toponets.figures import fig5b
 from toponets.models import build, topographic_layers
 
@@ -275,6 +279,64 @@ def test_fits_in_worker_processes_equal_serial_fits():
     np.testing.assert_array_equal(fit_windows(thetas, workers=2), fit_windows(thetas))
 
 
+# ---------------------------------------------------------------- structure yoking
+
+
+def reference_yoking(d: np.ndarray, sentence_length: int, sentences: int) -> np.ndarray:
+    """The yoking index written out loop by loop from the description of [TI] plots.yoking_plots: per unit,
+    first differences along the swap position averaged over sentence_length - 1 lags, over the diagonal's
+    median, read at each sentence's first word after the first sentence and averaged."""
+    length, units = d.shape[0], d.shape[2]
+    lags = sentence_length - 1
+    fdiff = np.full((length, units), np.nan)
+    for u in range(units):
+        scale = np.median(np.diag(d[:, :, u]))
+        for j in range(length - lags - 1):
+            fdiff[j + 1, u] = np.mean(d[j + 1, j + 1 : j + 1 + lags, u] - d[j, j : j + lags, u]) / scale
+    onsets = [q * sentence_length for q in range(1, sentences)]
+    return np.nanmean(fdiff[onsets], axis=0)
+
+
+def test_figure_5b_yoking_index_of_position_and_structure_yoked_windows():
+    """Figure 5B's "sentence-yoked coefficients" (paper §3.4, A.7; Skrill & Norman-Haignere 2024): 0 for a
+    window that depends on the lag alone; 8/11 when a swap moves only the words of its own sentence (D = 1
+    there, 0.2 across a boundary): at a sentence onset, lags 1..10 gain 0.8, lag 0 nothing."""
+    length, sl = 60, 12
+    s, t = np.meshgrid(np.arange(length), np.arange(length), indexing="ij")
+    position = np.where(t >= s, np.exp(-(t - s) / 4.0), 0.0)[:, :, None]
+    np.testing.assert_allclose(yoking_index(position, sl), [0.0], atol=1e-12)
+    same_sentence = (s // sl) == (t // sl)
+    structure = np.where(t >= s, np.where(same_sentence, 1.0, 0.2), 0.0)[:, :, None]
+    np.testing.assert_allclose(yoking_index(structure, sl), [8 / 11])
+    d = np.random.default_rng(0).random((length, length, 5))
+    np.testing.assert_allclose(yoking_index(d, sl), reference_yoking(d, sl, 5))
+    with pytest.raises(ValueError, match="sentences of 12 words"):
+        yoking_index(d[:50, :50], sl)
+
+
+def test_figure_5b_yoking_sentences_are_the_reference_demos(mirror):
+    """[TI] demo.ipynb lists the first 12-word sentences of its preprocessed Brown corpus; ours are the same."""
+    corpus = read_brown(mirror / "text" / "brown.zip", files=[f"brown/ca0{i}" for i in range(1, 7)])
+    first = [" ".join(w for w, _ in s) for s in corpus.sentences_of_length(12)[:2]]
+    assert first == ["under committee rules it went automatically to a subcommittee for one week",
+                     "nothing has been done yet to take advantage of the enabling legislation"]
+
+
+def test_figure_5b_yoking_stimuli_are_five_whole_single_token_sentences(mirror):
+    corpus = read_brown(mirror / "text" / "brown.zip", files=["brown/ca01", "brown/ca02", "brown/cb01"])
+    lexicon = encode_words(gpt2_tokenizer(GPT2_DIR), [w for words in corpus.tag_words.values() for w in words])
+    sentences = {tuple(w for w, _ in s) for s in corpus.sentences_of_length(6)}
+    stimuli = yoking_stimuli(corpus, lexicon, 3, sentence_length=6, seed=1)
+    assert len(stimuli) == 3
+    for swap_set in stimuli:
+        assert len(swap_set.words) == 30 and all(len(lexicon[w]) == 1 for w in swap_set.words)
+        assert all(swap_set.words[i : i + 6] in sentences for i in range(0, 30, 6))
+        assert all(new != old for new, old in zip(swap_set.swaps, swap_set.words))
+    assert stimuli == yoking_stimuli(corpus, lexicon, 3, sentence_length=6, seed=1)  # seeded
+    with pytest.raises(ValueError, match="no sentence of 99"):
+        yoking_stimuli(corpus, lexicon, 1, sentence_length=99)
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -296,13 +358,28 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
                                       "window_fit_failed_fraction"}
     assert list(report["per_layer"]) == layers and report["n_sequences"] == 3 and report["context_tokens"] == 32
     table = pd.read_csv(units)
-    assert list(table.columns) == ["layer", "unit", "row", "col", "a", "b", "c"] and len(table) == 2 * 64
+    assert list(table.columns) == ["layer", "unit", "row", "col", "a", "b", "c", "yoking"] and len(table) == 2 * 64
+    assert table.yoking.isna().all()  # not measured without --yoking-sequences
     first = table[table.layer == layers[0]]
     assert (first.row == first.unit // 8).all() and (first.col == first.unit % 8).all()  # 64 units: 8 x 8 sheet
     assert table[["a", "b", "c"]].dropna().apply(lambda col: col.between(0, 10)).all().all()
     assert report["per_layer_fits"][layers[0]]["c"] == pytest.approx(first.c.median(), nan_ok=True)
     windows = pd.read_csv(curves)
     assert list(windows.columns) == ["layer", "delta", "theta"] and len(windows) == 2 * 21
+
+    cli.main([
+        "--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer", GPT2_DIR,
+        "--n-sequences", "2", "--length", "23", "--batch-size", "2", "--device", "cpu",
+        "--yoking-sequences", "2", "--sentence-length", "6",
+        "--out", str(out), "--units", str(units), "--curves", str(curves),
+    ])
+    report, table = json.loads(out.read_text()), pd.read_csv(units)
+    assert table.yoking.notna().all() and list(report["per_layer_yoking"]) == layers
+    assert report["metrics"]["yoking_median"] == pytest.approx(table.yoking.median())
+    with pytest.raises(SystemExit, match="do not fit the context of 32"):
+        cli.main(["--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer",
+                  GPT2_DIR, "--n-sequences", "2", "--length", "23", "--device", "cpu", "--yoking-sequences", "1",
+                  "--out", str(out), "--units", str(units), "--curves", str(curves)])
     assert (windows[windows.delta == 0].theta == 1.0).all()
 
 
@@ -337,6 +414,24 @@ def test_sheet_map_places_units_and_layers_sort_by_block():
     np.testing.assert_allclose(grid, np.arange(12).reshape(3, 4) / 11)
     names = ["transformer.h.10.mlp.c_fc", "transformer.h.2.mlp.c_fc"]
     assert sorted(names, key=fig5b.block_order) == names[::-1]
+
+
+def test_figure_5b_draws_power_law_exponential_and_yoked_maps_for_every_layer():
+    """Figure 5B (paper §3.4): "power-law (red), exponential (green), and sentence-yoked coefficients across
+    layers (from left to right)": one column per layer of the TopoNet, one row per quantity."""
+    table = units_table()
+    figure = fig5b.draw_layers(table)
+    maps = [ax for ax in figure.axes if ax.images and ax.get_label() != "<colorbar>"]
+    assert len(maps) == 3 * 2  # 3 layers x (c, b): no yoking measured
+    assert [ax.get_title() for ax in maps[:3]] == ["block 0", "block 1", "block 10"]
+    assert "gpt_neo τ=5" in maps[0].get_ylabel()  # the largest tau; the baseline is in Figure 8
+    table["yoking"] = table.unit / 11 - 0.5
+    figure = fig5b.draw_layers(table)
+    maps = [ax for ax in figure.axes if ax.images and ax.get_label() != "<colorbar>"]
+    assert len(maps) == 3 * 3 and maps[6].get_ylabel().endswith("yoking")
+    assert fig5b.colour_ranges(table)["yoking"] == pytest.approx((-0.5, 0.5), abs=0.01)
+    figure8 = fig5b.draw_all_layers(table)  # A.7: Figure 8 shows the power-law and exponential estimates only
+    assert len([ax for ax in figure8.axes if ax.images and ax.get_label() != "<colorbar>"]) == 2 * 2 * 3
 
 
 def test_figures_render_from_a_units_table(tmp_path):

@@ -212,12 +212,11 @@ def test_figure_5a_takes_the_toponet_nearest_tau_10_at_the_last_layer(tmp_path):
         "second",
         "ssim",
         "win_size",
-        "data_range",
         "r",
         "ssim_shuffled",
     ]
     rows = [
-        ("resnet18", t, 0, w, layer, "face_place", "faces", "places", s, 3, 1.0, 0.1, 0.01)
+        ("resnet18", t, 0, w, layer, "face_place", "faces", "places", s, 3, 0.1, 0.01)
         for t, w, s in [(0, "trained", 0.2), (5, "trained", -0.4), (50, "trained", 0.9), (0, "untrained", 0.05)]
         for layer in ("layer1.0.conv1", "layer4.1.conv2")
     ]

@@ -10,11 +10,13 @@ from scipy.io import savemat
 
 from toponets.analysis.unit_voxel import (
     correlation_matrix,
+    corrected,
     match_units,
     neuron_to_neuron,
     one_to_one,
-    split_half_reliability,
+    subject_to_subject,
     summary,
+    voxel_noise_ceiling,
 )
 from toponets.cli import unit_voxel as cli
 from toponets.data.neural import (
@@ -68,10 +70,10 @@ def test_hungarian_differs_from_best_on_a_shared_best_unit():
     np.testing.assert_array_equal(match_units(r, "hungarian"), [0, 1])  # 1 + 0.41 beats 0 + 0.91
 
 
-def test_hungarian_shares_units_evenly_when_voxels_outnumber_units():
+def test_unit_to_voxel_hungarian_assigns_each_unit_at_most_one_voxel():
+    """Finzi's / Margalit's mapping: one linear_sum_assignment of 1 - r, min(units, voxels) pairs."""
     r = np.array([[0.9, 0.8, 0.7, 0.1, 0.2], [0.1, 0.2, 0.3, 0.4, 0.5]])
-    unit = match_units(r, "hungarian")
-    assert np.bincount(unit, minlength=2).max() <= 3  # ceil(5 / 2) copies of each unit
+    np.testing.assert_array_equal(match_units(r, "hungarian"), [0, -1, -1, -1, 1])
     np.testing.assert_array_equal(match_units(r, "best"), [0, 0, 0, 1, 1])
 
 
@@ -89,28 +91,70 @@ def test_neuron_to_neuron_pairs_each_neuron_with_its_twin_never_itself():
     def twins(x):
         return np.repeat(x, 2, axis=1) + 0.05 * rng.standard_normal((x.shape[0], 6))
 
-    r = neuron_to_neuron(twins(base_train), twins(base_test))
-    assert (r > 0.95).all()
+    assert neuron_to_neuron(twins(base_train), twins(base_test)) > 0.95
 
 
 # ---------------------------------------------------------------- ceilings and summary
 
 
-def test_summary_is_a_ratio_of_medians():
-    scores = summary(np.array([0.2, 0.4, np.nan, 0.6]), np.array([0.5, 0.8, 0.9, np.nan]))
-    assert scores == pytest.approx({"r_raw": 0.4, "ceiling": 0.8, "r_normalised": 0.5})
-    assert np.isnan(summary(np.array([0.3]), None)["r_normalised"])
+def test_unit_to_voxel_summary_is_the_mean_corrected_r_over_the_ceiling():
+    r = np.array([0.2, 0.4, np.nan, 0.3])
+    nc = np.array([0.25, 0.64, 0.5, 0.0])  # the last voxel has no reliable signal: left out
+    np.testing.assert_allclose(corrected(r, nc), [0.4, 0.5, np.nan, np.nan])
+    scores = summary(r, nc, 0.9)
+    assert scores == pytest.approx({"r_raw": 0.3, "r_corrected": 0.45, "ceiling": 0.9, "r_normalised": 0.5})
+    uncorrected = summary(r, None, None)
+    assert np.isnan(uncorrected["r_normalised"]) and uncorrected["r_corrected"] == pytest.approx(0.3)
 
 
-def test_split_half_reliability_matches_the_known_reliability_of_the_mean():
+def test_unit_to_voxel_noise_ceiling_is_nsd_ncsnr_formula():
+    """NSD's ceiling of an n-trial mean: ncsnr^2 / (ncsnr^2 + 1/n), ncsnr = signal sd / noise sd."""
     rng = np.random.default_rng(0)
-    images, repeats = 3000, 4
-    noise_sd = np.array([0.5, 2.0, 4.0])  # signal sd 1
-    signal = rng.standard_normal((images, 1, 3))
-    trials = signal + noise_sd * rng.standard_normal((images, repeats, 3))
-    expected = 1 / (1 + noise_sd**2 / repeats)  # reliability of the mean of `repeats` trials: 0.94, 0.5, 0.2
-    trials[0, 1, :] = np.nan  # an image with a missing repeat is left out
-    np.testing.assert_allclose(split_half_reliability(trials, splits=20), expected, atol=0.04)
+    images, repeats = 4000, 3
+    noise_sd = np.array([0.5, 1.0, 2.0])  # signal sd 1
+    trials = rng.standard_normal((images, 1, 3)) + noise_sd * rng.standard_normal((images, repeats, 3))
+    trials[0, 1, :] = np.nan  # a missing repeat
+    expected = 1 / (1 + noise_sd**2 / repeats)  # 0.92, 0.75, 0.43
+    np.testing.assert_allclose(voxel_noise_ceiling(trials), expected, atol=0.02)
+
+
+def simulated_subject(latents_train, latents_test, rng, trials=3):
+    """Voxels that are a random permutation of the latent signals plus trial noise of sd 0.5 to 1.5, averaged
+    over `trials`: (train means, test means, test trials)."""
+    k = latents_train.shape[1]
+    order, noise_sd = rng.permutation(k), rng.uniform(0.5, 1.5, k)
+
+    def record(latents):
+        return latents[:, None, order] + noise_sd * rng.standard_normal((latents.shape[0], trials, k))
+
+    test_trials = record(latents_test)
+    return record(latents_train).mean(axis=1), test_trials.mean(axis=1), test_trials
+
+
+def test_unit_to_voxel_normalised_r_on_simulated_subjects():
+    """Paper §3.4 ("R ... normalized to the noise ceiling across 8 subjects"), computed as Margalit et al. 2024:
+    two subjects' voxels are noisy copies of the same 20 latent signals; each of the model's first 20 units
+    correlates rho = 0.6 with one latent (10 more units are noise). A pair's test r is rho sqrt(NC_voxel), so the
+    corrected model r is rho; between subjects it is sqrt(NC_t NC_s), corrected 1: normalised R = rho."""
+    rng = np.random.default_rng(0)
+    rho, k, train, test = 0.6, 20, 3000, 800
+    latents_train, latents_test = rng.standard_normal((train, k)), rng.standard_normal((test, k))
+
+    def units(latents):
+        return np.hstack([rho * latents + np.sqrt(1 - rho**2) * rng.standard_normal(latents.shape),
+                          rng.standard_normal((latents.shape[0], 10))])
+
+    units_train, units_test = units(latents_train), units(latents_test)
+    subjects = [simulated_subject(latents_train, latents_test, rng) for _ in range(2)]
+    ceilings = [voxel_noise_ceiling(s[2]) for s in subjects]
+    between = subject_to_subject(subjects[0][1], subjects[1][1], ceilings[0], ceilings[1])
+    assert between == pytest.approx(1.0, abs=0.05)
+    match = one_to_one(units_train, subjects[0][0], units_test, subjects[0][1])
+    assert (match.unit >= 0).all() and (match.unit < k).all()  # every voxel found a latent-carrying unit
+    scores = summary(match.r_test, ceilings[0], between)
+    assert scores["r_raw"] < 0.55  # raw r is attenuated by the voxels' noise
+    assert scores["r_corrected"] == pytest.approx(rho, abs=0.04)
+    assert scores["r_normalised"] == pytest.approx(rho, abs=0.06)
 
 
 # ---------------------------------------------------------------- Allen loader (real mirror)
@@ -230,6 +274,7 @@ def test_load_nsd_reads_the_release_layout(tmp_path, fmt):
         np.testing.assert_allclose(responses, expected, atol=1e-5)
     repeats = max((image_ids == i).sum() for i in test_ids)
     assert data.voxels == mask.sum() and data.test_trials.shape == (len(test_ids), repeats, mask.sum())
+    np.testing.assert_array_equal(data.test_ids, test_ids)
     first = image_ids == test_ids[0]
     np.testing.assert_allclose(data.test_trials[0, : first.sum()], betas[first], atol=1e-5)
 
@@ -256,16 +301,18 @@ def test_cli_end_to_end_on_the_allen_mirror(tmp_path, mirror):
     units = model.layer4[1].conv2.out_channels
     assert metrics["n_units"] == units and metrics["n_voxels"] == 212
     assert report["layer"] == "layer4.1.conv2" and list(report["per_dataset"]) == ["allen_visp"]
-    assert report["per_dataset"]["allen_visp"]["ceiling_method"] == "neuron-to-neuron"
+    assert report["ceiling_method"] == "neuron-to-neuron" and report["matching"] == "hungarian"
     assert report["per_dataset"]["allen_visp"]["r_raw"] == metrics["r_raw"]  # one data set: its scores are the means
     assert -1 <= metrics["r_raw"] <= 1 and 0 < metrics["ceiling"] <= 1
+    assert metrics["r_corrected"] == metrics["r_raw"]  # no trials: no voxel noise ceiling
     assert metrics["r_normalised"] == pytest.approx(metrics["r_raw"] / metrics["ceiling"])
     table = pd.read_csv(voxels)
-    assert list(table.columns) == ["dataset", "voxel", "unit", "row", "col", "r_train", "r_test", "ceiling"]
-    assert len(table) == 212 and table["unit"].between(0, units - 1).all()
-    positions = sheet_for(units).positions()[table["unit"]]
-    np.testing.assert_array_equal(table[["row", "col"]].to_numpy(), positions)
-    assert metrics["r_raw"] == pytest.approx(table["r_test"].median())
+    assert list(table.columns) == ["dataset", "voxel", "unit", "row", "col", "r_train", "r_test", "noise_ceiling"]
+    matched = table[table.unit >= 0]
+    assert len(table) == 212 and len(matched) == min(units, 212) and matched.unit.is_unique
+    positions = sheet_for(units).positions()[matched["unit"]]
+    np.testing.assert_array_equal(matched[["row", "col"]].to_numpy(), positions)
+    assert metrics["r_raw"] == pytest.approx(matched["r_test"].mean())
 
 
 def test_cli_rejects_a_bad_neural_spec():
@@ -273,3 +320,30 @@ def test_cli_rejects_a_bad_neural_spec():
         cli.neural_data("nsd:/data/nsd,roi=streams")
     with pytest.raises(SystemExit, match="allen:DIR"):
         cli.neural_data("brainscore:x")
+
+
+def test_unit_to_voxel_cli_ceiling_pairs_subjects_on_the_images_both_saw():
+    """The subject-to-subject ceiling of each subject is the mean over the others, on their common shared images."""
+    rng = np.random.default_rng(1)
+    latents = rng.standard_normal((60, 8))
+    ids = np.arange(60)
+    keep = [np.sort(rng.choice(60, 50, replace=False)) for _ in range(3)]
+    scored = []
+    for s, kept in enumerate(keep):
+        _, test, trials = simulated_subject(latents[kept], latents[kept], rng)
+        scored.append(cli.Scored(f"s{s}", np.zeros(8), voxel_noise_ceiling(trials), ids[kept], test, np.nan, 8,
+                                 pd.DataFrame()))
+    assert cli.ceiling_kind("auto", scored) == "subject-to-subject"
+    assert cli.ceiling_kind("auto", scored[:1]) == "none"  # one NSD subject: no second brain to compare with
+    levels = cli.ceilings("subject-to-subject", scored, "hungarian")
+    common = np.intersect1d(keep[0], keep[2])
+    expected = subject_to_subject(scored[0].test_responses[np.isin(keep[0], common)],
+                                  scored[2].test_responses[np.isin(keep[2], common)],
+                                  scored[0].voxel_ceiling, scored[2].voxel_ceiling)
+    _, other = cli.shared_responses(scored[0], scored[2])
+    np.testing.assert_array_equal(other, scored[2].test_responses[np.isin(keep[2], common)])
+    assert levels[0] == pytest.approx(np.mean([subject_to_subject(*cli.shared_responses(scored[0], scored[1]),
+                                                                  scored[0].voxel_ceiling, scored[1].voxel_ceiling),
+                                               expected]))  # fmt: skip
+    with pytest.raises(SystemExit, match="several --neural subjects"):
+        cli.ceiling_kind("subject-to-subject", scored[:1])

@@ -444,8 +444,9 @@ def _ssim(tables: Tables) -> list[Measured]:
                         f"5A SSIM {label} (resnet18)",
                         f"5A SSIM {label} ({exp})",
                         "; ".join(parts),
-                        f"layer {layer} (the last mapped layer); tau {tau_label(tau)} is the TopoNet nearest "
-                        "the paper's 10; shuffled: both maps' units at the same random places",
+                        f"layer {layer} (the last mapped layer, the one Figure 5A draws); SSIM of the two maps "
+                        f"each scaled to [0, 1]; tau {tau_label(tau)} is the TopoNet nearest the paper's 10; "
+                        "shuffled: both maps' units at the same random places",
                     )
                 )
     return rows
@@ -457,13 +458,15 @@ def _windows(tables: Tables) -> list[Measured]:
         return []
     rows = []
     for exp in tables.experiments(table, "gpt_neo"):
-        for parameter, meaning in (("c", "power-law weight"), ("b", "exponential rate")):
-            runs = per_run(of(table, exp), f"window_{parameter}_median")
+        for metric, label in (("window_c_median", "median c, power-law weight"),
+                              ("window_b_median", "median b, exponential rate"),
+                              ("yoking_median", "median sentence-yoking index")):
+            runs = per_run(of(table, exp), metric)
             if not runs.empty:
                 rows.append(
                     Measured(
-                        f"5B median {parameter}, {meaning} (gpt_neo)",
-                        f"5B median {parameter}, {meaning} ({exp})",
+                        f"5B {label} (gpt_neo)",
+                        f"5B {label} ({exp})",
                         series(exp, runs),
                         "median over all units of all c_fc layers",
                     )
@@ -713,7 +716,9 @@ def unit_to_voxel(tables: Tables) -> list[Measured]:
                 f"r normalised to the noise ceiling ({tables.families[exp]})",
                 f"r / noise ceiling ({exp})",
                 series(exp, normalised),
-                "this preset's data set (evaluation.unit_voxel.neural; mini: Allen VISp, paper: NSD, 8 subjects)"
+                "mean noise-ceiling-corrected r of the one-to-one assignment / the same between subjects "
+                "(Margalit et al.); this preset's data set (evaluation.unit_voxel.neural; mini: Allen VISp, "
+                "neuron-to-neuron ceiling; paper: NSD, 8 subjects)"
                 + (f"; {', '.join(facts)}" if facts else ""),
             )
         )

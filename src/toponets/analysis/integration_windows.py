@@ -27,6 +27,21 @@ c·(Δ+1)^(-a) + (1-c)·e^(-bΔ) uses `scipy.optimize.curve_fit` with bounds
 a, b in [0, 10], c in [0, 1], start (1, 1, 0.5) and the model's analytic
 Jacobian; a unit whose window is undefined or whose fit fails gets NaN.
 Fits are independent, so `workers` processes share the units of a layer.
+
+Structure yoking (the "sentence-yoked" coefficient of the paper's Figure 5B;
+[TI] ``word_swap.create_yoking_sequences`` and ``plots.yoking_plots``):
+sequences of 5 sentences of one length (12 words, every word a single
+token), a randomly drawn sentence flanked by 2 random sentences on each side
+(drawn with replacement), swapped word by word with the same-tag sampler (as
+the reference's demo swaps them). With D of these stimuli and n = sentence
+length - 1, a unit's first-order difference at swap position j + 1 is the
+mean over lags k = 0..n-1 of D[j + 1, j + 1 + k] - D[j, j + k], divided by
+the median of D's diagonal; the yoking index is its mean at the sentence
+onsets 1..4 (positions 12, 24, 36, 48): how much more a swap at a sentence's
+first word moves the following words than a swap one word earlier, at the
+previous sentence's end. A window tied to the structure (reset at sentence
+boundaries) scores above 0; one tied to position (D depending on the lag
+alone) scores 0.
 """
 
 from __future__ import annotations
@@ -47,6 +62,8 @@ from ..data.brown import BrownCorpus, TaggedWord
 from ..layers import layers_by_name
 
 WINDOW = 20  # largest lag Δ, in words (the reference's 21-point window)
+SENTENCE_LENGTH = 12  # words per sentence of the structure-yoking stimuli
+CONTEXT_SENTENCES = 2  # random sentences on each side of the central one
 FIT_LOWER = (0.0, 0.0, 0.0)  # a, b, c
 FIT_UPPER = (10.0, 10.0, 1.0)
 FIT_START = (1.0, 1.0, 0.5)
@@ -127,6 +144,28 @@ def swap_stimuli(
     chosen = np.sort(rng.choice(len(sequences), size=n, replace=False))
     sampler = SwapSampler(corpus.tag_words, lexicon)
     return [sampler.swap_set(sequences[i], rng) for i in chosen]
+
+
+def yoking_stimuli(
+    corpus: BrownCorpus,
+    lexicon: Mapping[str, tuple[int, ...]],
+    n: int,
+    sentence_length: int = SENTENCE_LENGTH,
+    context: int = CONTEXT_SENTENCES,
+    seed: int = 0,
+) -> list[SwapSet]:
+    """`n` structure-yoking sequences: a sentence of `sentence_length` single-token words with `context` such
+    sentences before and after (all drawn with replacement), and their same-tag swaps."""
+    sentences = [s for s in corpus.sentences_of_length(sentence_length) if all(len(lexicon[w]) == 1 for w, _ in s)]
+    if not sentences:
+        raise ValueError(f"the corpus has no sentence of {sentence_length} single-token words")
+    rng = np.random.default_rng(seed)
+    sampler = SwapSampler(corpus.tag_words, lexicon)
+    stimuli = []
+    for _ in range(n):
+        drawn = rng.integers(len(sentences), size=2 * context + 1)  # before..., the centre, after...
+        stimuli.append(sampler.swap_set([word for i in drawn for word in sentences[i]], rng))
+    return stimuli
 
 
 # ---------------------------------------------------------------- responses
@@ -258,6 +297,28 @@ def integration_windows(differences: np.ndarray, window: int = WINDOW) -> np.nda
     band = d[t[None, :] - lags[:, None], t[None, :]]  # (window + 1, columns, ...)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.median(band / band[:1], axis=1)
+
+
+def yoking_index(differences: np.ndarray, sentence_length: int = SENTENCE_LENGTH) -> np.ndarray:
+    """(...units) structure-yoking index of D (swap position, word position, ...units) of yoking stimuli.
+
+    See the module doc: the lag-averaged first-order difference of D along the
+    swap position, over the median of D's diagonal, averaged over the sentence
+    onsets after the first sentence. NaN where the diagonal's median is 0.
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    length, lags = d.shape[0], sentence_length - 1
+    if d.ndim < 2 or d.shape[1] != length:
+        raise ValueError(f"expected D of shape (L, L, ...), got {d.shape}")
+    if length % sentence_length or length < 2 * sentence_length or lags < 1:
+        raise ValueError(f"D of {length} words is not 2 or more sentences of {sentence_length} words")
+    onsets = np.arange(sentence_length, length - sentence_length + 1, sentence_length)  # 12, 24, 36, 48
+    k = np.arange(lags)
+    at, before = onsets[:, None], onsets[:, None] - 1
+    jump = d[at, at + k] - d[before, before + k]  # (onsets, lags, ...)
+    scale = np.median(d[np.arange(length), np.arange(length)], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(scale > 0, jump.mean(axis=(0, 1)) / scale, np.nan)
 
 
 def window_model(delta: np.ndarray, a: float, b: float, c: float) -> np.ndarray:

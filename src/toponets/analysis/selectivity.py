@@ -11,20 +11,19 @@
   ``np.nanstd`` (ddof 0), N the number of images, and t = 0 where the
   denominator is 0.
 - A layer's t-values are placed row-major on ``sheet_for(units)``.
-- Structural similarity is ``skimage.metrics.structural_similarity`` on the
-  float maps with its defaults (uniform window, K1 0.01, K2 0.03, sample
-  covariance), ``data_range`` = max - min over both maps together, and
+- Structural similarity is ``skimage.metrics.structural_similarity`` with its
+  defaults (uniform window, K1 0.01, K2 0.03, sample covariance) on the two
+  maps **each min-max scaled to [0, 1]** first, ``data_range`` = 1, and
   ``win_size`` = 7 (the default) or, on sheets with a side under 7, the
-  largest odd number not above the shorter side. A sheet with a side under
-  3, or two maps that are one and the same constant, has no defined SSIM
-  (NaN).
-- Caveat: SSIM is a luminance term times a contrast-structure term, both
-  signed on signed maps. Where two maps' local means have opposite signs and
-  their local fluctuations are anti-correlated, both terms are negative and
-  SSIM is positive: a map of white noise and its negation score about +0.17.
-  Only maps whose local means are near 0 get SSIM near -1 from their
-  negation. The Pearson r between the maps is reported beside SSIM, so the
-  sign of the relation can be read off it.
+  largest odd number not above the shorter side. The paper reads SSIM as a
+  signed similarity (face vs scene -0.41 "a negative correlation"). On raw
+  signed t-maps SSIM's luminance and structure terms both turn negative where
+  local means have opposite signs, so a smooth map against its own negation
+  scores +0.7 to +0.9. Scaled to [0, 1], the negation of a map is 1 - map:
+  the luminance term stays positive and the structure term is negative, so
+  SSIM(map, -map) < 0, SSIM(map, map) = 1 and unrelated maps score near 0.
+  A sheet with a side under 3, or a constant map, has no defined SSIM (NaN).
+  The Pearson r between the maps is reported beside SSIM.
 - SSIM compares the maps window by window, so two maps whose values are
   correlated unit by unit score high even with no topography at all. The
   control `shuffled_ssim` places the units of both maps at the same random
@@ -97,28 +96,34 @@ def ssim_win_size(shape: tuple[int, int]) -> int | None:
 
 @dataclass(frozen=True)
 class MapSimilarity:
-    """How alike two maps of one sheet are: SSIM with its settings, and the Pearson r of the map values."""
+    """How alike two maps of one sheet are: SSIM of the [0, 1]-scaled maps, its window, and the Pearson r."""
 
     ssim: float  # NaN where undefined (see module doc)
     win_size: int | None
-    data_range: float
     r: float  # NaN when a map is constant
     ssim_shuffled: float = float("nan")  # mean SSIM with the units of both maps shuffled alike; NaN if not asked
 
 
+def unit_scaled(values: np.ndarray) -> np.ndarray | None:
+    """`values` min-max scaled to [0, 1]; None for a constant map (no range to scale)."""
+    low, high = float(values.min()), float(values.max())
+    return None if high == low else (values - low) / (high - low)
+
+
 def map_ssim(first: np.ndarray, second: np.ndarray) -> MapSimilarity:
-    """SSIM (and Pearson r) of two maps of one sheet, with data_range and win_size as in the module doc."""
+    """SSIM of two maps of one sheet, each scaled to [0, 1] (data_range 1), and their Pearson r (module doc)."""
     first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
     if first.shape != second.shape or first.ndim != 2:
         raise ValueError(f"SSIM needs two 2-D maps of one shape, got {first.shape} and {second.shape}")
-    data_range = float(max(first.max(), second.max()) - min(first.min(), second.min()))
     win = ssim_win_size(first.shape)
-    constant = first.min() == first.max() or second.min() == second.max()
-    r = float("nan") if constant else float(np.corrcoef(first.ravel(), second.ravel())[0, 1])
-    if win is None or data_range == 0:
-        return MapSimilarity(float("nan"), win, data_range, r)
-    ssim = float(structural_similarity(first, second, win_size=win, data_range=data_range))
-    return MapSimilarity(ssim, win, data_range, r)
+    scaled_first, scaled_second = unit_scaled(first), unit_scaled(second)
+    if scaled_first is None or scaled_second is None:
+        return MapSimilarity(float("nan"), win, float("nan"))
+    r = float(np.corrcoef(first.ravel(), second.ravel())[0, 1])
+    if win is None:
+        return MapSimilarity(float("nan"), win, r)
+    ssim = float(structural_similarity(scaled_first, scaled_second, win_size=win, data_range=1.0))
+    return MapSimilarity(ssim, win, r)
 
 
 def shuffled_ssim(first: np.ndarray, second: np.ndarray, shuffles: int, seed: int = 0) -> float:

@@ -1,38 +1,47 @@
-"""One-to-one unit-to-voxel correlation (paper §3.4, METHODS §6; Margalit et al. 2024).
+"""One-to-one unit-to-voxel correlation (paper §3.4, METHODS §6), as Margalit et al. 2024 (TDANN) compute it.
 
-Each voxel (or neuron) is matched with a single model unit on the training
-images and the match is scored by Pearson r on held-out test images. METHODS
-leaves the matching rule open; two are offered:
+TDANN's unit-to-voxel numbers come from Dawn Finzi's code
+(dawnfinzi/spacestream, `scripts/fitting_one_to_one_unit2voxel.py`,
+`fitting_one_to_one_voxel2voxel.py`, `notebooks/F03_C_processing.ipynb`;
+neuroailab/TDANN `notebooks/F05_Objectives.md` "One-to-one corrs" loads its
+results). That procedure, followed here:
 
-- ``best`` (default): each voxel takes the unit whose train-image responses
-  correlate best with its own; a unit may serve many voxels.
-- ``hungarian``: a strict assignment maximising the summed train r
-  (`scipy.optimize.linear_sum_assignment`). When voxels outnumber units, each
-  unit is offered ceil(voxels / units) times, so units are shared as evenly as
-  possible.
+- Mapping (``hungarian``, default): Pearson r of every unit with every voxel
+  on the training images, then one optimal assignment minimising the summed
+  1 - r (`scipy.optimize.linear_sum_assignment`): every unit takes at most
+  one voxel and every voxel at most one unit, so min(units, voxels) pairs
+  (Finzi's "checkpoint0", the mapping the 2024 papers report). Each pair is
+  scored by Pearson r on the held-out test images (NSD's shared images).
+  ``best`` (each voxel its best unit, units reused) is kept as a variant.
+- Voxel noise ceiling: a pair's test r is divided by sqrt(NC) of its voxel,
+  NC the NSD noise ceiling of the trial-averaged response (``nc_3trials``:
+  ncsnr² / (ncsnr² + 1/n), ncsnr = signal sd / noise sd, n the trials
+  averaged; NSD Data Manual). `voxel_noise_ceiling` computes it from the test
+  trials: noise variance the mean over images of the variance across repeats
+  (ddof 1), signal variance the trials' total variance minus it (NSD's
+  z-scored betas make the total 1). Data without trials (Allen) are not
+  corrected.
+- The model's score is the mean corrected r over matched voxels (Finzi's
+  ``nanmean``; unmatched and undefined pairs are left out).
+- Ceiling: the same one-to-one mapping between subjects (`subject_to_subject`):
+  target and source subject's responses to the shared images both saw, split
+  80/20 at random (5 seeds), voxels assigned on 80 % and scored on 20 %, each
+  pair's r divided by sqrt(NC_target NC_source) (both sides are noisy; Finzi's
+  correction of this ratio is not public, see README), the mean over pairs,
+  seeds and source subjects. TDANN's line is this value averaged over
+  subjects (about 0.39). Data from one animal (Allen) use the one-population
+  analogue `neuron_to_neuron`: each neuron assigned to another neuron of the
+  recording (never itself) on the training images, scored on the test images.
+- r_normalised = mean corrected model r / the ceiling, "normalized to the
+  noise ceiling across 8 subjects" (paper §3.4; METHODS §6 infers this
+  ratio, and it puts TDANN's 0.54 inside Margalit's [0, 0.5] axis under the
+  0.39 line).
 
 A unit's response to an image is its channel's output averaged over space
-(`activations.stream_activations` with reduce="mean"). Correlations come from
-column-standardised matrices: r = z_a' z_b / n. Units or voxels that do not
-vary have no r and are left unmatched.
-
-Noise ceiling (METHODS §6 infers: model r / subject-to-subject r):
-
-- ``split-half`` (when single test trials exist, e.g. NSD's 3 repeats): per
-  voxel, the test repeats are split at random into halves (per image, 100
-  splits), the halves' means correlated across images, the mean r
-  Spearman-Brown corrected, 2r / (1 + r): the reliability of the trial-averaged
-  responses. With an odd repeat count the halves differ by one repeat and the
-  correction is approximate.
-- ``neuron-to-neuron`` (a single animal without test trials, e.g. the Allen
-  mirror): the one-to-one rule run brain to brain, each neuron matched to
-  another neuron of the same recording (never itself) on the training images
-  and scored on the test images: the one-population analogue of the paper's
-  subject-to-subject correlation.
-
-Summary: r_raw = median test r over matched voxels, ceiling = median ceiling,
-r_normalised = r_raw / ceiling (a ratio of medians, like the paper's ratio of
-population values; per-voxel ratios explode where a ceiling is near zero).
+(`activations.stream_activations` with reduce="mean"); TDANN used every
+(channel, position) of layer4.1, TopoNets' sheet has one unit per channel.
+Correlations come from column-standardised matrices: r = z_a' z_b / n. Units
+or voxels that do not vary have no r and are left unmatched.
 """
 
 from __future__ import annotations
@@ -51,8 +60,10 @@ from ..data.images import eval_transform
 from ..sheet import sheet_for
 from .activations import stream_activations
 
-MATCHINGS = ("best", "hungarian")
-CEILINGS = ("split-half", "neuron-to-neuron", "none")
+MATCHINGS = ("hungarian", "best")
+CEILINGS = ("subject-to-subject", "neuron-to-neuron", "none")
+SUBJECT_SPLITS = 5  # Finzi's seeds 0-4 of the between-subject split
+SUBJECT_TRAIN_FRACTION = 0.8
 _NO_MATCH = -1
 
 
@@ -88,31 +99,28 @@ def paired_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return r
 
 
-def match_units(r_train: np.ndarray, matching: str = "best", exclude: np.ndarray | None = None) -> np.ndarray:
-    """The unit matched to each voxel from (units, voxels) train correlations; -1 where none can be.
+def match_units(r_train: np.ndarray, matching: str = "hungarian", exclude: np.ndarray | None = None) -> np.ndarray:
+    """The unit matched to each voxel from (units, voxels) train correlations; -1 where none is.
 
+    ``hungarian``: one optimal assignment of min(units, voxels) unit-voxel
+    pairs minimising the summed 1 - r; ``best``: each voxel its best unit.
     `exclude` (units, voxels) marks forbidden pairs (a neuron and itself, for
     the neuron-to-neuron ceiling).
     """
     if matching not in MATCHINGS:
         raise ValueError(f"unknown matching '{matching}'; choose one of {MATCHINGS}")
-    units, voxels = r_train.shape
     allowed = ~np.isnan(r_train) if exclude is None else ~np.isnan(r_train) & ~exclude
-    score = np.where(allowed, r_train, -np.inf)
-    matched = np.full(voxels, _NO_MATCH)
+    matched = np.full(r_train.shape[1], _NO_MATCH)
     open_voxels = np.flatnonzero(allowed.any(axis=0))
     if open_voxels.size == 0:
         return matched
     if matching == "best":
-        matched[open_voxels] = score[:, open_voxels].argmax(axis=0)
+        matched[open_voxels] = np.where(allowed, r_train, -np.inf)[:, open_voxels].argmax(axis=0)
         return matched
-    copies = math.ceil(open_voxels.size / units)
-    # a forbidden pair costs more than any allowed one (cost <= 1), so it is chosen only when forced
-    cost = np.tile(np.where(allowed, -r_train, 3.0)[:, open_voxels], (copies, 1))
-    rows, cols = linear_sum_assignment(cost)
-    unit = rows % units
-    ok = allowed[unit, open_voxels[cols]]
-    matched[open_voxels[cols[ok]]] = unit[ok]
+    # a forbidden pair costs more than any allowed one (1 - r <= 2), so it is chosen only when forced, then dropped
+    rows, cols = linear_sum_assignment(np.where(allowed, 1.0 - r_train, 3.0)[:, open_voxels])
+    ok = allowed[rows, open_voxels[cols]]
+    matched[open_voxels[cols[ok]]] = rows[ok]
     return matched
 
 
@@ -130,7 +138,7 @@ def one_to_one(
     voxel_train: np.ndarray,
     unit_test: np.ndarray,
     voxel_test: np.ndarray,
-    matching: str = "best",
+    matching: str = "hungarian",
     exclude: np.ndarray | None = None,
 ) -> OneToOne:
     """Match voxels to units on the (images, units) / (images, voxels) train responses; score on test images."""
@@ -147,42 +155,104 @@ def one_to_one(
     return OneToOne(unit=unit, r_train=train, r_test=test)
 
 
-def split_half_reliability(trials: np.ndarray, splits: int = 100, seed: int = 0) -> np.ndarray:
-    """(voxels,) Spearman-Brown corrected split-half reliability of (images, repeats, voxels) single trials.
+def voxel_noise_ceiling(trials: np.ndarray) -> np.ndarray:
+    """(voxels,) NSD noise ceiling (fraction of variance) of the trial mean, from (images, repeats, voxels) trials.
 
-    Only images with every repeat present are used; each split permutes each
-    image's repeats independently. NaN where a voxel has no defined r.
+    ncsnr² = signal variance / noise variance; NC = ncsnr² / (ncsnr² + 1/n),
+    n the mean number of trials per image (NaN trials are missing repeats).
+    Noise variance: mean over images with >= 2 trials of the variance across
+    their trials (ddof 1); signal variance: total variance of all trials minus
+    it, floored at 0. NaN where a voxel has no noise estimate.
     """
     trials = np.asarray(trials, dtype=np.float64)
     if trials.ndim != 3:
         raise ValueError(f"expected (images, repeats, voxels) trials, got shape {trials.shape}")
-    trials = trials[~np.isnan(trials).any(axis=(1, 2))]
-    images, repeats, _ = trials.shape
-    if repeats < 2 or images < 3:
-        raise ValueError(f"split-half reliability needs >= 2 repeats of >= 3 images, got {repeats} of {images}")
-    rng = np.random.default_rng(seed)
-    half = repeats // 2
-    r = np.zeros(trials.shape[2])
-    for _ in range(splits):
-        order = np.argsort(rng.random((images, repeats)), axis=1)[:, :, None]
-        shuffled = np.take_along_axis(trials, order, axis=1)
-        r += paired_correlation(shuffled[:, :half].mean(axis=1), shuffled[:, half:].mean(axis=1))
-    r /= splits
-    return 2 * r / (1 + r)
+    counts = (~np.isnan(trials)).sum(axis=1)  # (images, voxels)
+    repeated = counts >= 2
+    if not repeated.any():
+        raise ValueError("a noise ceiling needs images with at least 2 trials")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        noise = np.nanmean(np.where(repeated, np.nanvar(trials, axis=1, ddof=1), np.nan), axis=0)
+        signal = np.maximum(np.nanvar(trials.reshape(-1, trials.shape[2]), axis=0) - noise, 0.0)
+        snr2 = signal / noise
+        n = np.nanmean(np.where(counts > 0, counts, np.nan), axis=0)
+        return np.where(noise > 0, snr2 / (snr2 + 1.0 / n), np.nan)
 
 
-def neuron_to_neuron(train: np.ndarray, test: np.ndarray, matching: str = "best") -> np.ndarray:
-    """(neurons,) test r of each neuron with the other neuron matched to it on the train images."""
-    return one_to_one(train, train, test, test, matching, exclude=np.eye(train.shape[1], dtype=bool)).r_test
+def corrected(r: np.ndarray, ceiling: np.ndarray | None) -> np.ndarray:
+    """r divided by sqrt(ceiling) element-wise; NaN where the ceiling is 0 or undefined; r itself without one."""
+    if ceiling is None:
+        return np.asarray(r, dtype=np.float64)
+    root = np.sqrt(np.asarray(ceiling, dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(root > 0, r / root, np.nan)
 
 
-def summary(r_test: np.ndarray, ceiling: np.ndarray | None) -> dict[str, float]:
-    """Median test r, median ceiling and their ratio (NaN when undefined)."""
-    r_raw = float(np.nanmedian(r_test)) if not np.isnan(r_test).all() else math.nan
-    if ceiling is None or np.isnan(ceiling).all():
-        return {"r_raw": r_raw, "ceiling": math.nan, "r_normalised": math.nan}
-    level = float(np.nanmedian(ceiling))
-    return {"r_raw": r_raw, "ceiling": level, "r_normalised": r_raw / level if level > 0 else math.nan}
+def _mean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+
+
+def _pair_ceilings(match: OneToOne, target_ceiling: np.ndarray | None,
+                   source_ceiling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The matched pairs' test r and the product of their two noise ceilings (None without either)."""
+    paired = match.unit != _NO_MATCH
+    scale = None
+    if target_ceiling is not None:
+        scale = np.asarray(target_ceiling, dtype=np.float64)[paired]
+    if source_ceiling is not None:
+        source = np.asarray(source_ceiling, dtype=np.float64)[match.unit[paired]]
+        scale = source if scale is None else scale * source
+    return match.r_test[paired], scale
+
+
+def neuron_to_neuron(train: np.ndarray, test: np.ndarray, ceiling: np.ndarray | None = None,
+                     matching: str = "hungarian") -> float:
+    """Mean corrected test r of each neuron with the other neuron assigned to it on the train images."""
+    match = one_to_one(train, train, test, test, matching, exclude=np.eye(train.shape[1], dtype=bool))
+    return _mean(corrected(*_pair_ceilings(match, ceiling, ceiling)))
+
+
+def subject_to_subject(
+    target: np.ndarray,
+    source: np.ndarray,
+    target_ceiling: np.ndarray | None,
+    source_ceiling: np.ndarray | None,
+    splits: int = SUBJECT_SPLITS,
+    train_fraction: float = SUBJECT_TRAIN_FRACTION,
+    seed: int = 0,
+    matching: str = "hungarian",
+) -> float:
+    """Mean corrected test r of the one-to-one mapping of `source` voxels onto `target` voxels.
+
+    `target` (images, voxels_t) and `source` (images, voxels_s) hold the two
+    subjects' responses to the same images in the same order. Each split
+    (seeded `seed`, `seed` + 1, ...) assigns on a random `train_fraction` of
+    the images and scores on the rest; a pair's r is divided by
+    sqrt(NC_target NC_source). The mean over pairs, then over splits.
+    """
+    if target.shape[0] != source.shape[0]:
+        raise ValueError(f"the subjects' responses cover {target.shape[0]} and {source.shape[0]} images")
+    images = target.shape[0]
+    cut = int(train_fraction * images)
+    if cut < 3 or images - cut < 3:
+        raise ValueError(f"{images} shared images are too few for a {train_fraction:.0%} split")
+    means = []
+    for split in range(splits):
+        order = np.random.default_rng(seed + split).permutation(images)
+        train, test = order[:cut], order[cut:]
+        # rows: source voxels (in the units' place), columns: target voxels
+        match = one_to_one(source[train], target[train], source[test], target[test], matching)
+        means.append(_mean(corrected(*_pair_ceilings(match, target_ceiling, source_ceiling))))
+    return _mean(np.array(means))
+
+
+def summary(r_test: np.ndarray, voxel_ceiling: np.ndarray | None, ceiling: float | None) -> dict[str, float]:
+    """Mean raw test r, mean r corrected by the voxels' noise ceilings, the ceiling, and their ratio (NaN if
+    undefined)."""
+    r_raw, r_corrected = _mean(r_test), _mean(corrected(r_test, voxel_ceiling))
+    level = math.nan if ceiling is None else float(ceiling)
+    normalised = r_corrected / level if level > 0 else math.nan
+    return {"r_raw": r_raw, "r_corrected": r_corrected, "ceiling": level, "r_normalised": normalised}
 
 
 class _ArrayImages(torch.utils.data.Dataset):
@@ -211,21 +281,6 @@ def model_responses(
     batches = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     chunks = [out[layer].cpu().double().numpy() for out in stream_activations(model, [layer], batches, device)]
     return np.concatenate(chunks)
-
-
-def unit_ceiling(kind: str, train: np.ndarray, test: np.ndarray, trials: np.ndarray | None,
-                 matching: str = "best") -> np.ndarray | None:
-    """Per-voxel noise ceiling of `kind` (see the module docstring); None for "none"."""
-    if kind not in CEILINGS:
-        raise ValueError(f"unknown ceiling '{kind}'; choose one of {CEILINGS}")
-    if kind == "split-half":
-        if trials is None:
-            raise ValueError("a split-half ceiling needs single test trials; these data have none "
-                             "(use the neuron-to-neuron ceiling)")
-        return split_half_reliability(trials)
-    if kind == "neuron-to-neuron":
-        return neuron_to_neuron(train, test, matching)
-    return None
 
 
 def sheet_positions(units: Sequence[int], n_units: int) -> np.ndarray:

@@ -13,7 +13,7 @@
     fig6    TRAINING.csv METRICS.csv   BLiMP accuracy vs training tokens per tau (--models: NanoGPT runs)
     fig7    CURVES.csv       response correlation vs distance on the cortical sheet
     fig5a   MAPS.csv SSIM.csv  selectivity t-maps of one layer: untrained / baseline / TopoNet, SSIM annotated
-    fig5b   WINDOW_UNITS.csv integration-window maps (c red, b green) of one layer, baseline vs TopoNet
+    fig5b   WINDOW_UNITS.csv integration-window maps (c red, b green, yoking) of every layer of the TopoNet
     fig8    WINDOW_UNITS.csv the same for every layer of every tau
     fig11   LORA_CURVES.csv  validation loss during LoRA fine-tuning, a panel per data set and rank
     fig12   LORA_DELTAS.csv  delta = val loss before - after LoRA fine-tuning, by rank, data set and model

@@ -3,6 +3,7 @@
     python -m toponets.cli.integration_windows --checkpoint C.safetensors --brown brown.zip \
         --tokenizer TOKENIZER_DIR --n-sequences N [--length 40] [--window 20] [--seed 0] \
         [--batch-size 4] [--tap pre] [--workers 1] [--device auto] \
+        [--yoking-sequences M] [--sentence-length 12] \
         --out windows.json --units units.csv --curves curves.csv
 
 N natural Brown sequences of --length words (only those that fit in the
@@ -11,13 +12,17 @@ c_fc output of every block (before the GELU with --tap pre, the default;
 after it with --tap post), averaged within words; the window of every unit
 over lags 0..--window and its fit c(Δ+1)^(-a) + (1-c)e^(-bΔ) (see
 toponets.analysis.integration_windows). --workers processes share the fits.
+With --yoking-sequences M > 0, also M structure-yoking sequences (5
+sentences of --sentence-length single-token words) and every unit's
+sentence-yoking index (Skrill & Norman-Haignere's structure yoking).
 
 Writes ``{"metrics": {window_c_mean, window_c_median, window_a_median,
 window_b_median, window_fit_failed_fraction}, "per_layer": {layer: median c},
 "per_layer_fits": {layer: {a, b, c (medians over units), failed, units}}, ...}``
-(undefined values as null), the tidy per-unit table (--units: layer, unit,
-row, col, a, b, c; NaN where the fit failed) and the per-layer median window
-(--curves: layer, delta, theta).
+(undefined values as null), plus ``yoking_median`` and ``per_layer_yoking``
+(medians) with --yoking-sequences; the tidy per-unit table (--units: layer,
+unit, row, col, a, b, c, yoking; NaN where the fit failed or yoking was not
+measured) and the per-layer median window (--curves: layer, delta, theta).
 """
 
 from __future__ import annotations
@@ -27,7 +32,18 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from ..analysis.integration_windows import TAPS, WINDOW, encode_words, layer_windows, swap_differences, swap_stimuli
+from ..analysis.integration_windows import (
+    CONTEXT_SENTENCES,
+    SENTENCE_LENGTH,
+    TAPS,
+    WINDOW,
+    encode_words,
+    layer_windows,
+    swap_differences,
+    swap_stimuli,
+    yoking_index,
+    yoking_stimuli,
+)
 from ..analysis.language import context_length
 from ..checkpoints import load_checkpoint
 from ..data.brown import read_brown
@@ -54,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tap", choices=TAPS, default="pre", help="c_fc output before (pre) or after (post) the GELU")
     p.add_argument("--workers", type=eval_args.positive_int, default=1, help="processes for the curve fits")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--yoking-sequences", type=int, default=0,
+                   help="structure-yoking sequences for the sentence-yoking index (0: not measured)")
+    p.add_argument("--sentence-length", type=eval_args.positive_int, default=SENTENCE_LENGTH,
+                   help="words per sentence of the yoking sequences")
     p.add_argument("--out", required=True, help="JSON report to write")
     p.add_argument("--units", required=True, help="CSV of per-unit fits to write")
     p.add_argument("--curves", required=True, help="CSV of per-layer median windows to write")
@@ -62,6 +82,19 @@ def parser() -> argparse.ArgumentParser:
 
 def median(values: np.ndarray) -> float:
     return float(np.nanmedian(values)) if not np.isnan(values).all() else float("nan")
+
+
+def yoking_indices(args, model, layers, corpus, lexicon, context: int, device) -> dict[str, np.ndarray]:
+    """{layer: (units,) sentence-yoking index} over --yoking-sequences yoking sequences; {} when 0."""
+    if args.yoking_sequences <= 0:
+        return {}
+    words = (2 * CONTEXT_SENTENCES + 1) * args.sentence_length  # single-token words: as many tokens
+    if words > context:
+        raise SystemExit(f"yoking sequences of {words} words do not fit the context of "
+                         f"{context} tokens; lower --sentence-length")
+    stimuli = yoking_stimuli(corpus, lexicon, args.yoking_sequences, args.sentence_length, seed=args.seed)
+    differences = swap_differences(model, layers, stimuli, lexicon, device, args.batch_size, args.tap)
+    return {name: yoking_index(d, args.sentence_length) for name, d in differences.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{err} (the context of {args.checkpoint} is {context} tokens)") from err
     differences = swap_differences(model, layers, stimuli, lexicon, device, args.batch_size, args.tap)
     results = layer_windows(differences, args.window, args.workers)
+    yoking = yoking_indices(args, model, layers, corpus, lexicon, context, device)
 
     params = np.concatenate([res.params for res in results.values()])
     failed = sum(res.failed for res in results.values())
@@ -94,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             "window_c_mean": eval_args.number(float(np.nanmean(params[:, 2])) if failed < len(params) else float("nan")),
             **{f"window_{name}_median": eval_args.number(median(params[:, k])) for k, name in enumerate(PARAMETERS)},
             "window_fit_failed_fraction": failed / len(params),
+            **({"yoking_median": eval_args.number(median(np.concatenate(list(yoking.values()))))} if yoking else {}),
         },
         "per_layer": {name: eval_args.number(median(res.params[:, 2])) for name, res in results.items()},
         "per_layer_fits": {
@@ -104,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
             }
             for name, res in results.items()
         },
+        **({"per_layer_yoking": {name: eval_args.number(median(index)) for name, index in yoking.items()},
+            "yoking_sequences": args.yoking_sequences, "sentence_length": args.sentence_length} if yoking else {}),
         "n_sequences": len(stimuli),
         "length": args.length,
         "window": args.window,
@@ -118,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         units.append(pd.DataFrame({
             "layer": name, "unit": np.arange(len(res.params)), "row": positions[:, 0], "col": positions[:, 1],
             **{p: res.params[:, k] for k, p in enumerate(PARAMETERS)},
+            "yoking": yoking[name] if yoking else np.nan,
         }))
     curves = pd.concat([
         pd.DataFrame({"layer": name, "delta": np.arange(len(res.theta)), "theta": np.nanmedian(res.theta, axis=1)})

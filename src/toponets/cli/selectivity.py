@@ -16,18 +16,19 @@ the checkpoint's topographic layers.
 
 Writes the maps as a tidy CSV (weights, layer, contrast, row, col, t; weights
 is "trained" or "untrained"); the map similarities as a tidy CSV (weights,
-layer, pair, first, second, ssim, win_size, data_range, r, ssim_shuffled)
-for the pairs face_body, face_place, size_animacy (and size_objects_animacy
-with --realworld-size), where r is the Pearson correlation of the two maps,
-reported because SSIM's sign on signed maps is not the sign of their
-relation, and ssim_shuffled the mean SSIM over --shuffles random layouts of
-the units (the same layout for both maps, seeded 0): the SSIM that needs no
-topography; and a JSON report: ``metrics`` holds ``ssim_<pair>``,
-``r_<pair>`` and ``ssim_shuffled_<pair>``, means over the late layers (the
-last --late-fraction of the analysed layers in module order, at least one;
-for ResNet-18's 19 layers the 5 of layer4), ``ssim_per_layer`` every layer's
-SSIMs, plus the late layers, contrasts, image counts and settings. Undefined
-values are null.
+layer, pair, first, second, ssim, win_size, r, ssim_shuffled) for the pairs
+face_body, face_place, size_animacy (and size_objects_animacy with
+--realworld-size): ssim of the two maps each scaled to [0, 1]
+(`toponets.analysis.selectivity`), r their Pearson correlation, and
+ssim_shuffled the mean SSIM over --shuffles random layouts of the units (the
+same layout for both maps, seeded 0): the SSIM that needs no topography; and
+a JSON report: ``metrics`` holds ``ssim_<pair>``, ``r_<pair>`` and
+``ssim_shuffled_<pair>``, means over the late layers (the last
+--late-fraction of the analysed layers in module order, at least one; for
+ResNet-18's 19 layers the 5 of layer4), and ``fig5a_ssim_<pair>``, the SSIM
+of the last analysed layer, the one Figure 5A draws (``fig5a_layer``);
+``ssim_per_layer`` every layer's SSIMs, plus the late layers, contrasts,
+image counts and settings. Undefined values are null.
 """
 
 from __future__ import annotations
@@ -134,8 +135,8 @@ def map_table(maps: dict[str, dict[str, np.ndarray]], weights: str) -> pd.DataFr
 
 def ssim_table(ssims: dict[str, dict[str, MapSimilarity]], weights: str) -> pd.DataFrame:
     """Tidy similarities: one row per layer and map pair (weights, layer, pair, first, second, ssim, win_size,
-    data_range, r, ssim_shuffled)."""
-    columns = ["weights", "layer", "pair", "first", "second", "ssim", "win_size", "data_range", "r", "ssim_shuffled"]
+    r, ssim_shuffled)."""
+    columns = ["weights", "layer", "pair", "first", "second", "ssim", "win_size", "r", "ssim_shuffled"]
     return pd.DataFrame(
         [
             {"weights": weights, "layer": layer, "pair": pair, "first": SSIM_PAIRS[pair][0],
@@ -166,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{kind}_{pair}": eval_args.number(value)
             for kind in MEAN_COLUMNS
             for pair, value in late_means[kind].items()
-        },
+        }
+        | {f"fig5a_ssim_{pair}": eval_args.number(similarity.ssim) for pair, similarity in ssims[layers[-1]].items()},
+        "fig5a_layer": layers[-1],
         "ssim_per_layer": {
             layer: {pair: eval_args.number(similarity.ssim) for pair, similarity in pairs.items()}
             for layer, pairs in ssims.items()
@@ -179,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
             for c in contrasts
         },  # fmt: skip
         "ssim": {"implementation": f"skimage.metrics.structural_similarity (scikit-image {skimage.__version__})",
-                 "data_range": "max - min over both maps", "win_size": "7, or the largest odd size <= the shorter side"},
+                 "scaling": "each map min-max to [0, 1], data_range 1",
+                 "win_size": "7, or the largest odd size <= the shorter side"},
         "n_images": len(stimuli),
         "max_per_category": args.max_per_category,
         "res": args.res,

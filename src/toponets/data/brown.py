@@ -16,7 +16,9 @@ follows Skrill & Norman-Haignere 2024 (``preprocessing.py``):
 
 Natural sequences are consecutive kept sentences of one file, joined and cut
 into non-overlapping runs of `length` words; a dropped sentence breaks the
-text, so no sequence jumps over one.
+text, so no sequence jumps over one. The kept sentences themselves (for the
+structure-yoking stimuli, built from sentences of one length) are spans of
+those runs.
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ class BrownCorpus:
     tag_words: dict[str, tuple[str, ...]]  # pooled tag -> its distinct words, sorted
     sentences: int  # sentences read
     kept: int  # sentences kept
+    sentence_spans: tuple[tuple[int, int, int], ...] = ()  # (run, start, stop) of each kept sentence
+
+    def sentences_of_length(self, length: int) -> list[list[TaggedWord]]:
+        """Every kept sentence of exactly `length` words (after preprocessing), in corpus order."""
+        return [self.runs[run][start:stop] for run, start, stop in self.sentence_spans if stop - start == length]
 
     def natural_sequences(self, length: int) -> list[list[TaggedWord]]:
         """Every non-overlapping run of `length` consecutive words of the kept text, in corpus order."""
@@ -123,6 +130,7 @@ def read_brown(zip_path: str | Path, files: Iterable[str] | None = None) -> Brow
     """Read and preprocess `files` of the Brown corpus zip (all of it by default)."""
     raw_runs: list[list[TaggedWord]] = []
     distinct_tokens: set[TaggedWord] = set()
+    raw_spans: list[tuple[int, int, int]] = []  # (index in raw_runs, start, stop) of each kept sentence
     sentences = kept = 0
     previous_file, run = None, []
     for name, sentence in tagged_sentences(zip_path, files):
@@ -134,10 +142,13 @@ def read_brown(zip_path: str | Path, files: Iterable[str] | None = None) -> Brow
             run = []
         if words is not None:
             kept += 1
+            raw_spans.append((len(raw_runs), len(run), len(run) + len(words)))
             run.extend(words)
         previous_file = name
     raw_runs.append(run)
     tag_words = pool_tags(tag_vocabulary(distinct_tokens))
     known = {tag for tag in tag_words if tag != OTHER}
+    index = {raw: new for new, raw in enumerate(i for i, run in enumerate(raw_runs) if run)}
     runs = [[(word, tag if tag in known else OTHER) for word, tag in run] for run in raw_runs if run]
-    return BrownCorpus(runs=runs, tag_words=tag_words, sentences=sentences, kept=kept)
+    spans = tuple((index[raw], start, stop) for raw, start, stop in raw_spans)
+    return BrownCorpus(runs=runs, tag_words=tag_words, sentences=sentences, kept=kept, sentence_spans=spans)

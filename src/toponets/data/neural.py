@@ -69,6 +69,7 @@ class NeuralData:
     test_images: np.ndarray  # (M, H, W) or (M, H, W, 3) uint8
     test_responses: np.ndarray  # (M, voxels) float, mean over repeats
     test_trials: np.ndarray | None  # (M, repeats, voxels) float, NaN where missing; None when unknown
+    test_ids: np.ndarray | None = None  # (M,) ascending ids of the test images shared across subjects (NSD 73k ids)
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -79,6 +80,8 @@ class NeuralData:
             if responses.ndim != 2 or responses.shape[0] != images.shape[0]:
                 raise ValueError(f"{self.name}: {split} responses {responses.shape} do not match "
                                  f"{images.shape[0]} images")
+        if self.test_ids is not None and self.test_ids.shape != (self.test_responses.shape[0],):
+            raise ValueError(f"{self.name}: {self.test_ids.shape} test ids for {self.test_responses.shape[0]} images")
         if self.train_responses.shape[1] != self.test_responses.shape[1]:
             raise ValueError(f"{self.name}: train and test responses have different voxel counts")
         if self.test_trials is not None and (
@@ -319,4 +322,5 @@ def load_nsd(
         test_images=np.asarray(test_images, dtype=np.uint8),
         test_responses=test,
         test_trials=test_trials,
+        test_ids=test_ids,
     )

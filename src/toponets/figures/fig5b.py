@@ -1,18 +1,22 @@
 """Figures 5B and 8: temporal integration window parameters mapped on the cortical sheet.
 
 Reads the tidy per-unit table of the integration-window CLI with the run
-columns in front (model, tau, seed, layer, unit, row, col, a, b, c). The
-paper colours the power-law component red and the exponential green without
-saying which numbers (METHODS §5.3); here the power-law weight c is drawn in
-reds on its full range [0, 1] and the exponential rate b in greens from 0 to
-its 99th percentile over the panels drawn (so a few units at the fit bound
-of 10 do not wash the maps out), one colour bar each below the maps. Units
-whose fit failed are grey.
+columns in front (model, tau, seed, layer, unit, row, col, a, b, c[,
+yoking]). The paper colours the power-law component red and the exponential
+green without saying which numbers (METHODS §5.3); here the power-law weight
+c is drawn in reds on its full range [0, 1] and the exponential rate b in
+greens from 0 to its 99th percentile over the panels drawn (so a few units at
+the fit bound of 10 do not wash the maps out); the sentence-yoking index
+(Skrill & Norman-Haignere's structure yoking, where the table has it) in a
+diverging map symmetric about 0 at the 99th percentile of its magnitude; one
+colour bar each below the maps. Units whose fit failed are grey.
 
-Figure 5B: one layer (the middle block), per model the baseline (tau 0) and
-the TopoNet of the largest tau, c and b side by side. Figure 8: every layer
-(columns) of every tau of every model (a c row and a b row each). Both show
-the first seed.
+Figure 5B, as the paper draws it ("power-law (red), exponential (green), and
+sentence-yoked coefficients across layers (from left to right)"): for each
+model the TopoNet of the largest tau, every layer a column, a row per
+quantity. Figure 8 (A.7: "the Power Law and the Exponential parameter
+estimates"): every layer (columns) of every tau of every model, a c row and
+a b row each. Both show the first seed.
 """
 
 from __future__ import annotations
@@ -28,7 +32,11 @@ from matplotlib.figure import Figure
 from . import style
 
 # parameter -> (colour-bar label, colour map)
-QUANTITIES = {"c": ("Power-law weight c", "Reds"), "b": ("Exponential rate b", "Greens")}
+QUANTITIES = {
+    "c": ("Power-law weight c", "Reds"),
+    "b": ("Exponential rate b", "Greens"),
+    "yoking": ("Sentence-yoking index", "PuOr_r"),
+}
 MISSING = "0.8"  # units whose fit failed
 
 
@@ -53,11 +61,24 @@ def run_label(model: str, tau: float) -> str:
     return f"{model} baseline" if tau == 0 else f"{model} τ={tau:g}"
 
 
+def quantities(units: pd.DataFrame) -> list[str]:
+    """The quantities the table holds, in drawing order (c and b always; yoking where measured)."""
+    return [q for q in QUANTITIES if q in ("c", "b") or (q in units and units[q].notna().any())]
+
+
+def _top(values: pd.Series) -> float:
+    """99th percentile of finite `values` (1.0 when none), at least 1e-6."""
+    values = values.to_numpy(float)
+    return max(float(np.nanpercentile(values, 99)) if np.isfinite(values).any() else 1.0, 1e-6)
+
+
 def colour_ranges(units: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Colour range of each quantity: c on [0, 1]; b from 0 to its 99th percentile (at least 1e-6)."""
-    b = units.b.to_numpy(float)
-    top = float(np.nanpercentile(b, 99)) if np.isfinite(b).any() else 1.0
-    return {"c": (0.0, 1.0), "b": (0.0, max(top, 1e-6))}
+    """Colour range of each quantity: c on [0, 1]; b from 0 to its 99th percentile; yoking +-99th pct of |.|."""
+    ranges = {"c": (0.0, 1.0), "b": (0.0, _top(units.b))}
+    if "yoking" in units:
+        top = _top(units.yoking.abs())
+        ranges["yoking"] = (-top, top)
+    return ranges
 
 
 def draw_map(ax, grid: np.ndarray, quantity: str, limits: tuple[float, float]):
@@ -98,38 +119,43 @@ def runs(units: pd.DataFrame) -> list[tuple[str, float]]:
     return sorted(units[["model", "tau"]].drop_duplicates().itertuples(index=False, name=None))
 
 
-def draw_layer(units: pd.DataFrame) -> Figure:
-    """Figure 5B: the middle layer of each model, baseline and largest-tau TopoNet, c and b maps."""
+def _layer_panels(run: pd.DataFrame, layers: list[str], names: list[str], label: str):
+    """One row per quantity of `run`, a column per layer, with its row labels."""
+    return [[(run[run.layer == layer], q) for layer in layers] for q in names], [f"{label}\n{q}" for q in names]
+
+
+def draw_layers(units: pd.DataFrame) -> Figure:
+    """Figure 5B: every layer of each model's largest-tau TopoNet, a row per quantity (c, b, yoking)."""
     units = first_seed(units)
-    shown = []
-    for model, per_model in units.groupby("model", sort=True):
-        layers = sorted(per_model.layer.unique(), key=block_order)
-        middle = per_model[per_model.layer == layers[len(layers) // 2]]
-        taus = sorted({0.0, middle.tau.max()} & set(middle.tau))
-        shown += [(model, tau, middle[middle.tau == tau]) for tau in taus]
-    limits = colour_ranges(pd.concat([rows for _, _, rows in shown]))
-    panels = [[(rows, q) for q in QUANTITIES] for _, _, rows in shown]
-    labels = [f"{run_label(model, tau)}\nblock {block_order(rows.layer.iloc[0])[0]}" for model, tau, rows in shown]
-    return map_grid(panels, labels, [QUANTITIES[q][0] for q in QUANTITIES], limits)
+    top = units[units.tau == units.groupby("model").tau.transform("max")]
+    layers = sorted(top.layer.unique(), key=block_order)
+    names = quantities(top)
+    panels, labels = [], []
+    for model, tau in runs(top):
+        rows, row_labels = _layer_panels(top[top.model == model], layers, names, run_label(model, tau))
+        panels += rows
+        labels += row_labels
+    return map_grid(panels, labels, [f"block {block_order(layer)[0]}" for layer in layers], colour_ranges(top))
 
 
 def draw_all_layers(units: pd.DataFrame) -> Figure:
-    """Figure 8: every layer (columns) of every run, a c row and a b row per run."""
+    """Figure 8: every layer (columns) of every run, a c row and a b row per run (A.7: "the Power Law and the
+    Exponential parameter estimates")."""
     units = first_seed(units)
     layers = sorted(units.layer.unique(), key=block_order)
-    limits = colour_ranges(units)
+    names = ["c", "b"]
     panels, labels = [], []
     for model, tau in runs(units):
-        run = units[(units.model == model) & (units.tau == tau)]
-        for quantity in QUANTITIES:
-            panels.append([(run[run.layer == layer], quantity) for layer in layers])
-            labels.append(f"{run_label(model, tau)}\n{quantity}")
-    return map_grid(panels, labels, [f"block {block_order(layer)[0]}" for layer in layers], limits)
+        rows, row_labels = _layer_panels(units[(units.model == model) & (units.tau == tau)], layers, names,
+                                         run_label(model, tau))
+        panels += rows
+        labels += row_labels
+    return map_grid(panels, labels, [f"block {block_order(layer)[0]}" for layer in layers], colour_ranges(units))
 
 
 def plot(units: pd.DataFrame, outputs: list[str | Path]) -> None:
     style.setup()
-    style.save(draw_layer(units), outputs)
+    style.save(draw_layers(units), outputs)
 
 
 def plot_all_layers(units: pd.DataFrame, outputs: list[str | Path]) -> None:
