@@ -263,9 +263,20 @@ def test_ffcv_backend_refuses_loader_augmentations(tmp_path):
         make_loaders(recipe, tmp_path / "train.beton", None, 0, torch.device("cpu"), 1000)
 
 
+def test_vit_recipe_trains_at_torchvisions_global_batch():
+    """Section 2.2, ViT-b-32: "We followed the recipe provided by TorchVision". Its command,
+    `torchrun --nproc_per_node=8 train.py --model vit_b_32 --batch-size 512 --lr 0.003 ...`, takes
+    the batch per GPU: a global batch of 4096, at the same peak lr and 30 warm-up epochs."""
+    recipe = resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"]
+    assert (recipe["batch_size"], recipe["lr"], recipe["epochs"]) == (4096, 0.003, 300)
+    assert (recipe["schedule"], recipe["warmup_epochs"], recipe["warmup_decay"]) == ("cosine", 30, 0.033)
+
+
 def test_ema_decay_is_adjusted_like_torchvision():
-    recipe = resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"]  # decay 0.99998, 32 steps, batch 512, 300 ep.
-    assert ema_decay(recipe) == pytest.approx(1 - 2e-5 * 512 * 32 / 300)
+    """torchvision's train.py: alpha = (1 - model_ema_decay) * world_size * batch_size * model_ema_steps
+    / epochs, clamped to 1 (8 GPUs x 512 for vit_b_32)."""
+    recipe = resolve_spec({"family": "vit_b_32", "tau": 0})["recipe"]  # decay 0.99998, 32 steps, 300 epochs
+    assert ema_decay(recipe) == pytest.approx(1 - 2e-5 * (8 * 512) * 32 / 300)
     assert ema_decay({**recipe, "ema_decay": 0.9, "epochs": 1}) == 0.0  # alpha clamped to 1
 
 

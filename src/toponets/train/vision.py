@@ -121,12 +121,14 @@ DEFAULT_RECIPES: dict[str, dict[str, Any]] = {
     "resnet18": _RESNET18,
     # rn50_configs/rn50_88_epochs.yaml: 512 images per GPU on 8 GPUs, i.e. a global batch of 4096
     "resnet50": {**_RESNET18, "batch_size": 4096, "lr": 1.7, "weight_decay": 1e-4},
-    # torchvision references/classification README, vit_b_32 (METHODS §11.2), at a global batch of 512;
-    # --model-ema's defaults (--model-ema-steps 32, --model-ema-decay 0.99998); 224 px, val resize 256 / crop 224
+    # torchvision references/classification README, vit_b_32 (METHODS §11.2): `torchrun --nproc_per_node=8
+    # train.py --batch-size 512`, per GPU, so a global batch of 4096 (the released weights: 16 GPUs x 256);
+    # --model-ema's defaults (--model-ema-steps 32, --model-ema-decay 0.99998), adjusted for that batch
+    # by ema_decay; 224 px, val resize 256 / crop 224
     "vit_b_32": {
         **_RESNET18,
         "epochs": 300,
-        "batch_size": 512,
+        "batch_size": 4096,
         "optimizer": "adamw",
         "lr": 0.003,
         "schedule": "cosine",
