@@ -277,10 +277,18 @@ def stimuli_args(analysis, count="n_images"):
     def args(w, input):
         if run_of(w).kind == "vision":
             limit = f"--{count.replace('_', '-')} {cfg[count]}" if cfg.get(count) else ""
-            return f"--images {shlex.quote(f'{input.stimuli}/val')} --res {cfg['res']} {limit}"
+            return f"--images {shlex.quote(f'{input.stimuli}/val')} {validation_flags(cfg)} {limit}"
         return f"--text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
     return args
+
+
+def validation_flags(cfg):
+    """--res, and --flip-tta for accuracy-type analyses; a null is left to the checkpoint's recipe."""
+    flags = [] if cfg["res"] is None else [f"--res {cfg['res']}"]
+    if cfg.get("flip_tta") is not None:
+        flags.append("--flip-tta" if cfg["flip_tta"] else "--no-flip-tta")
+    return " ".join(flags)
 
 
 def validation_text(w):

@@ -6,15 +6,14 @@ EVAL = "results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}"
 rule accuracy:
     input:
         checkpoint=CHECKPOINT,
-        images="results/data/images",
+        stimuli="results/data/images",
         code=eval_code("cli/accuracy.py", "analysis/accuracy.py"),
     output:
         EVAL.format(analysis="accuracy") + ".json",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["accuracy"],
-        limit=lambda w: f"--max-images {config['evaluation']['accuracy']['max_images']}"
-        if config["evaluation"]["accuracy"]["max_images"] else "",
+        stimuli=stimuli_args("accuracy", "max_images"),
     log:
         "results/logs/accuracy/{model}/tau{tau}/seed{seed}.log",
     benchmark:
@@ -24,8 +23,8 @@ rule accuracy:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.accuracy --checkpoint {input.checkpoint:q} --images {input.images:q}/val "
-        "--res {params.cfg[res]} --batch-size {params.cfg[batch_size]} {params.limit} "
+        "python -m toponets.cli.accuracy --checkpoint {input.checkpoint:q} {params.stimuli} "
+        "--batch-size {params.cfg[batch_size]} "
         "--device {params.device} --out {output:q} > {log:q} 2>&1"
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.accuracy import top1_accuracy
 from toponets.cli import accuracy as cli
+from toponets.cli import eval_args
 from toponets.data.images import eval_transform, image_folder, loader
 
 
@@ -59,3 +60,32 @@ def test_cli_writes_top1(tmp_path):
     subset = image_folder(tmp_path / "val", transform=eval_transform(16), max_images=7)
     expected = top1_accuracy(model, loader(subset, batch_size=7, shuffle=False))
     assert report["n_images"] == 7 and report["metrics"]["top1"] == pytest.approx(expected.top1)
+
+
+def test_resnets_validate_as_the_ffcv_recipe_reports_and_the_vit_as_torchvision():
+    """Section 3.1 / Figure 2A: ImageNet top-1 of models trained with ffcv-imagenet's recipes (ResNets,
+    A.3) and torchvision's (ViT, section 2.2). ffcv's rn18/rn50 configs report top-1 with `validation:
+    resolution: 256, lr_tta: true` (centre crop 224/256, logits of image plus mirror); torchvision's
+    reference validates ViT-B/32 at 224 px without flips."""
+    meta = {"model": {"family": "resnet18"}, "config": {}}
+    assert eval_args.validation_protocol(meta) == (256, True)
+    assert eval_args.validation_protocol({**meta, "model": {"family": "resnet50"}}) == (256, True)
+    assert eval_args.validation_protocol({**meta, "model": {"family": "vit_b_32"}}) == (224, False)
+    small = {**meta, "config": {"recipe": {"val_res": 64, "val_flip": False}}}  # a preset's own recipe
+    assert eval_args.validation_protocol(small) == (64, False)
+    with pytest.raises(SystemExit, match="give --res and --flip-tta"):
+        eval_args.validation_protocol({**meta, "model": {"family": "tdann"}})
+
+
+def test_cli_validates_as_the_checkpoints_recipe_unless_told(tmp_path):
+    model = tiny_checkpoint(tmp_path / "m.safetensors")  # resnet18, default recipe: 256 px with flips
+    tiny_image_folder(tmp_path / "val")
+    common = ["--checkpoint", str(tmp_path / "m.safetensors"), "--images", str(tmp_path / "val"), "--device", "cpu"]
+    cli.main([*common, "--out", str(tmp_path / "recipe.json")])
+    report = json.loads((tmp_path / "recipe.json").read_text())
+    assert (report["res"], report["flip_tta"]) == (256, True)
+    expected = top1_accuracy(model, loader(image_folder(tmp_path / "val", transform=eval_transform(256)), batch_size=9, shuffle=False))
+    assert report["metrics"]["top1"] == pytest.approx(expected.top1)
+    cli.main([*common, "--res", "16", "--no-flip-tta", "--out", str(tmp_path / "told.json")])
+    report = json.loads((tmp_path / "told.json").read_text())
+    assert (report["res"], report["flip_tta"]) == (16, False)

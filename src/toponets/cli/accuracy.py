@@ -1,7 +1,11 @@
-"""Top-1 validation accuracy of a vision checkpoint with flip test-time augmentation (METHODS §11.1).
+"""Top-1 validation accuracy of a vision checkpoint, validated as its training recipe validates (METHODS §11.1).
 
     python -m toponets.cli.accuracy --checkpoint C.safetensors --images VAL_DIR \
-        --res 64 --batch-size 256 [--max-images N] [--device auto] --out out.json
+        [--res 256] [--[no-]flip-tta] --batch-size 256 [--max-images N] [--device auto] --out out.json
+
+Without --res and --flip-tta, the recipe's: ffcv's ResNets at 256 px (centre
+crop 224/256) with flip test-time augmentation, as ffcv reports its numbers;
+torchvision's ViT at 224 px without.
 
 Writes ``{"metrics": {"top1": x}, "n_images": n, ...}``.
 """
@@ -13,13 +17,13 @@ from . import eval_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("images",), count="optional"), argv)
+    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("images",), count="optional", validation=True), argv)
     model, _, device = eval_args.checkpoint(args, need_layers=False)
-    result = top1_accuracy(model, eval_args.batches(args), device)
+    result = top1_accuracy(model, eval_args.batches(args), device, flip_tta=args.flip_tta)
     eval_args.write_json(
         args.out,
         {"metrics": {"top1": result.top1}, "n_images": result.n_images, "checkpoint": str(args.checkpoint),
-         "res": args.res, "flip_tta": True},
+         "res": args.res, "flip_tta": args.flip_tta},
     )
 
 

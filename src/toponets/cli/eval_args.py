@@ -59,11 +59,15 @@ def number_list(low: float, high: float = math.inf) -> Callable[[str], list[floa
     return parse
 
 
-def parser(doc: str, *, stimuli: tuple[str, ...] = ("images",), count: str = "optional") -> argparse.ArgumentParser:
+def parser(
+    doc: str, *, stimuli: tuple[str, ...] = ("images",), count: str = "optional", validation: bool = False
+) -> argparse.ArgumentParser:
     """Arguments of an evaluation on `stimuli` (some of `STIMULI`, exactly one given per run).
 
     `count` "required" asks for ``--n-images``/``--n-samples``; "optional"
-    offers ``--max-images``/``--n-samples`` as a cap.
+    offers ``--max-images``/``--n-samples`` as a cap. `validation` (top-1
+    accuracy) lets ``--res`` and ``--flip-tta`` default to the checkpoint
+    recipe's validation (see `validation_protocol`).
     """
     unknown = set(stimuli) - set(STIMULI)
     if not stimuli or unknown or count not in ("required", "optional"):
@@ -79,7 +83,11 @@ def parser(doc: str, *, stimuli: tuple[str, ...] = ("images",), count: str = "op
     if "val-text" in windows:
         source.add_argument("--val-text", help="token shards of prepare_text (language checkpoints): val-split windows")
     if "images" in stimuli:
-        p.add_argument("--res", type=int, help="evaluation resolution (centre crop, ratio 224/256); with --images")
+        recipe = "; default: the checkpoint recipe's val_res" if validation else ""
+        p.add_argument("--res", type=int, help=f"evaluation resolution (centre crop, ratio 224/256); with --images{recipe}")
+    if "images" in stimuli and validation:
+        p.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
+                       help="sum the logits of each image and its mirror image; default: the recipe's val_flip")
     if windows:
         p.add_argument("--length", type=positive_int, help="tokens of context per window; with --text/--val-text")
     flags = ["--n-images" if count == "required" else "--max-images"] if "images" in stimuli else []
@@ -103,9 +111,22 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namesp
     args.language = any(getattr(args, name, None) for name in TEXT_SPLITS)
     if args.language and args.length is None:
         p.error("token windows need --length (tokens of context per window)")
-    if not args.language and args.res is None:
+    if not args.language and args.res is None and "flip_tta" not in args:
         p.error("--images needs --res (the evaluation resolution)")
     return args
+
+
+def validation_protocol(meta: dict[str, Any]) -> tuple[int, bool]:
+    """(resolution, flip test-time augmentation) with which the recipe of the checkpoint of sidecar `meta`
+    validates: ffcv's ResNets 256 px with flips (rn18/rn50 configs, `validation: resolution: 256,
+    lr_tta: true`), torchvision's ViT 224 px without."""
+    from ..train.vision import DEFAULT_RECIPES  # torchvision: imported by vision jobs only
+
+    family = meta["model"]["family"]
+    if family not in DEFAULT_RECIPES:
+        raise SystemExit(f"a {family} checkpoint has no training recipe to validate as: give --res and --flip-tta")
+    recipe = {**DEFAULT_RECIPES[family], **(meta.get("config") or {}).get("recipe", {})}
+    return recipe["val_res"], recipe["val_flip"]
 
 
 def checkpoint(args: argparse.Namespace, *, need_layers: bool = True) -> tuple[nn.Module, list[str], torch.device]:
@@ -118,6 +139,10 @@ def checkpoint(args: argparse.Namespace, *, need_layers: bool = True) -> tuple[n
     if (family in LANGUAGE) != args.language:
         wanted = "token windows (--text/--val-text DIR --length L)" if family in LANGUAGE else "--images DIR --res R"
         raise SystemExit(f"checkpoint {args.checkpoint} is a {family} model: give it {wanted}")
+    if not args.language and "flip_tta" in args:
+        res, flip = validation_protocol(meta)
+        args.res = res if args.res is None else args.res
+        args.flip_tta = flip if args.flip_tta is None else args.flip_tta
     context = context_length(model) if args.language else None
     if context is not None and args.length > context:
         raise SystemExit(f"--length {args.length} exceeds the {context}-token context of {args.checkpoint}; "

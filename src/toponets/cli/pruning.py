@@ -1,7 +1,7 @@
 """Performance of a checkpoint as its topographic layers are L1-pruned (METHODS §9.1, Fig. 4A).
 
     python -m toponets.cli.pruning --checkpoint C.safetensors --images VAL_DIR \
-        --res 64 --batch-size 256 [--max-images N] [--fractions 0,0.5,0.8,0.9,0.95,0.98] \
+        [--res 256] [--[no-]flip-tta] --batch-size 256 [--max-images N] [--fractions 0,0.5,0.8,0.9,0.95,0.98] \
         [--scope layer|global] [--device auto] --out curve.csv
 
     python -m toponets.cli.pruning --checkpoint C.safetensors --val-text TOKENS_DIR \
@@ -10,8 +10,8 @@
 
 Writes a tidy CSV with columns fraction, metric, value and change (value -
 unpruned value), one row per fraction in the order given. A vision model's
-metric is top-1 accuracy with flip test-time augmentation, as the accuracy
-CLI measures it ("top1", higher is better); a language model's is the mean
+metric is top-1 accuracy as the accuracy CLI measures it (by default as the
+checkpoint's recipe validates) ("top1", higher is better); a language model's is the mean
 next-token loss on N fixed windows of the val split of TOKENS_DIR
 ("val_loss", lower is better; all windows when N is left out).
 """
@@ -35,11 +35,11 @@ def performance(args: argparse.Namespace, device: torch.device) -> tuple[str, Ca
     if args.language:
         return "val_loss", eval_args.val_loss_metric(args, device)
     batches = eval_args.batches(args)
-    return "top1", lambda model: top1_accuracy(model, batches, device).top1
+    return "top1", lambda model: top1_accuracy(model, batches, device, flip_tta=args.flip_tta).top1
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = eval_args.parser(__doc__, stimuli=("images", "val-text"), count="optional")
+    parser = eval_args.parser(__doc__, stimuli=("images", "val-text"), count="optional", validation=True)
     parser.add_argument(
         "--fractions", type=eval_args.number_list(0.0, 1.0), default=list(DEFAULT_FRACTIONS),
         help="comma-separated fractions of each layer's weights to zero",
