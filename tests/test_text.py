@@ -165,6 +165,7 @@ def test_parse_hf_source():
         "name": "sample-10BT",
         "split": "train",
         "text": "text",
+        "where": None,
         "data_files": None,
         "data_dir": None,
     }
@@ -173,10 +174,13 @@ def test_parse_hf_source():
         "name": None,
         "split": "validation",
         "text": "body",
+        "where": None,
         "data_files": "/data/*.jsonl",
         "data_dir": None,
     }
-    for bad, message in [("@cfg", "names no dataset"), ("json,split", "bad option 'split'"), ("json,a=b", "KEY one")]:
+    assert parse_hf_source("nampdn-ai/tiny-codes,where=programming_language:Python")["where"] == "programming_language:Python"
+    for bad, message in [("@cfg", "names no dataset"), ("json,split", "bad option 'split'"), ("json,a=b", "KEY one"),
+                         ("json,where=Python", "expected where=FIELD:VALUE")]:
         with pytest.raises(ValueError, match=message):
             parse_hf_source(bad)
 
@@ -194,6 +198,18 @@ def test_hf_streams_local_files(tmp_path):
         list(corpus_documents("hf", f"parquet,data_files={tmp_path}/*.parquet"))
     with pytest.raises(DataSourceError, match="cannot load hf source .*local files"):
         corpus_documents("hf", f"json,data_files={tmp_path / 'missing.jsonl'}")
+
+
+def test_lora_code_corpus_keeps_only_python(tmp_path):
+    """A.11: LoRA fine-tuning on "1M tokens of Python code" from tiny-codes, whose rows hold code in many
+    languages (field programming_language): where=programming_language:Python keeps the Python rows."""
+    rows = [("def f(): pass", "Python"), ("fn main() {}", "Rust"), ("print(1)", "Python"), ("int x;", "C++")]
+    jsonl = tmp_path / "codes.jsonl"
+    jsonl.write_text("".join(json.dumps({"response": r, "programming_language": lang}) + "\n" for r, lang in rows))
+    source = f"json,data_files={jsonl},text=response,where=programming_language:Python"
+    assert list(corpus_documents("hf", source)) == ["def f(): pass", "print(1)"]
+    with pytest.raises(DataSourceError, match="no field 'language' .*add ,where=FIELD:VALUE"):
+        list(corpus_documents("hf", f"json,data_files={jsonl},text=response,where=language:Python"))
 
 
 def test_corpus_errors(tmp_path):

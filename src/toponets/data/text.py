@@ -232,7 +232,7 @@ def _link_text(match: re.Match) -> str:
     return "" if _DROPPED_LINKS.match(inner) else inner.rsplit("|", 1)[-1]
 
 
-HF_OPTIONS = {"split": "train", "text": "text", "data_files": None, "data_dir": None}  # KEY=VALUE keys, defaults
+HF_OPTIONS = {"split": "train", "text": "text", "where": None, "data_files": None, "data_dir": None}  # KEY=VALUE
 HF_BATCH = 1000  # rows read from a streamed dataset at once
 
 
@@ -242,7 +242,9 @@ def parse_hf_source(source: str) -> dict:
     DATASET is a Hub id, a local dataset directory or a builder name (json,
     parquet, text, ...); CONFIG is the dataset's config name. KEY is one of
     split (default train), text (the field holding the documents, default
-    text), data_files (a file or glob) and data_dir.
+    text), where (``FIELD:VALUE``: only the rows whose FIELD is VALUE, e.g.
+    ``where=programming_language:Python``), data_files (a file or glob) and
+    data_dir.
     """
     dataset, *options = source.split(",")
     path, _, name = dataset.partition("@")
@@ -256,13 +258,15 @@ def parse_hf_source(source: str) -> dict:
                 f"bad option {option!r} in hf source {source!r}; expected KEY=VALUE, KEY one of {', '.join(HF_OPTIONS)}"
             )
         spec[key] = value
+    if spec["where"] is not None and ":" not in spec["where"]:
+        raise ValueError(f"bad where={spec['where']!r} in hf source {source!r}; expected where=FIELD:VALUE")
     return spec
 
 
 def hf_documents(source: str) -> Iterator[str]:
     """Stream the non-blank texts of a Hugging Face dataset (see `parse_hf_source`); loads it before returning."""
     spec = parse_hf_source(source)
-    field = spec.pop("text")
+    field, where = spec.pop("text"), spec.pop("where")
     import datasets  # here, not at the top: heavy, and only hf sources need it
 
     try:
@@ -273,17 +277,25 @@ def hf_documents(source: str) -> Iterator[str]:
             "(json,data_files=PATH or parquet,data_files=GLOB) or at a dataset already in the HF_HOME cache "
             "with HF_HUB_OFFLINE=1 set"
         ) from err
-    return _hf_texts(dataset, field, source)
+    return _hf_texts(dataset, field, where, source)
 
 
-def _hf_texts(dataset, field: str, source: str) -> Iterator[str]:
-    """The non-blank `field` values of a streamed dataset, read in batches of rows (much faster than row by row)."""
+def _hf_texts(dataset, field: str, where: str | None, source: str) -> Iterator[str]:
+    """The non-blank `field` values of a streamed dataset, of the rows that `where` (FIELD:VALUE) keeps,
+    read in batches of rows (much faster than row by row)."""
+    key, _, wanted = (where or "").partition(":")
     for rows in dataset.iter(batch_size=HF_BATCH):
-        if field not in rows:
-            fields = ", ".join(rows)
-            raise DataSourceError(f"hf source {source!r} has no field {field!r} (it has {fields}); add ,text=FIELD")
-        for text in rows[field]:
-            yield from _nonblank(text)
+        _check_field(rows, field, "text=FIELD", source)
+        if where:
+            _check_field(rows, key, "where=FIELD:VALUE", source)
+        for index, text in enumerate(rows[field]):
+            if not where or rows[key][index] == wanted:
+                yield from _nonblank(text)
+
+
+def _check_field(rows: dict, name: str, option: str, source: str) -> None:
+    if name not in rows:
+        raise DataSourceError(f"hf source {source!r} has no field {name!r} (it has {', '.join(rows)}); add ,{option}")
 
 
 CORPORA: dict[str, Callable[[str | os.PathLike], Iterator[str]]] = {
