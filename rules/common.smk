@@ -291,6 +291,14 @@ def validation_flags(cfg):
     return " ".join(flags)
 
 
+def pruning_levels(evaluation):
+    """The pruning CLI's levels: the configured fractions, or (null) the downsampling factors as reductions."""
+    fractions = evaluation["pruning"]["fractions"]
+    if fractions is None:
+        return f"--factors {','.join(str(n) for n in evaluation['downsampling']['factors'])}"
+    return f"--fractions {','.join(str(f) for f in fractions)}"
+
+
 def validation_text(w):
     """A language run's validation windows: its training corpus (the val split is read)."""
     return corpus_dir(run_of(w).spec["corpus"])

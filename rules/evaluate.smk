@@ -92,7 +92,7 @@ rule pruning:
     params:
         device=DEVICE,
         cfg=config["evaluation"]["pruning"],
-        fractions=",".join(str(f) for f in config["evaluation"]["pruning"]["fractions"]),
+        levels=pruning_levels(config["evaluation"]),
         stimuli=lambda w, input: stimuli_args("pruning", "max_images")(w, input) if run_of(w).kind == "vision"
         else lm_val_args(w, input),
     log:
@@ -105,7 +105,7 @@ rule pruning:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.pruning --checkpoint {input.checkpoint:q} {params.stimuli} "
-        "--batch-size {params.cfg[batch_size]} --fractions {params.fractions} --scope {params.cfg[scope]} "
+        "--batch-size {params.cfg[batch_size]} {params.levels} --scope {params.cfg[scope]} "
         "--device {params.device} --out {output:q} > {log:q} 2>&1"
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.accuracy import top1_accuracy
-from toponets.analysis.pruning import pruned_copy, pruning_curve
+from toponets.analysis.pruning import factor_of_fraction, fractions_for_factors, pruned_copy, pruning_curve
 from toponets.checkpoints import load_checkpoint
 from toponets.cli import pruning as cli
 from toponets.data.images import eval_transform, image_folder, loader
@@ -104,8 +104,9 @@ def test_cli_writes_tidy_curve(tmp_path):
     args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--batch-size", "6"]
     cli.main([*args, "--max-images", "6", "--fractions", "0,0.9", "--device", "cpu", "--out", str(out)])
     table = pd.read_csv(out)
-    assert list(table.columns) == ["fraction", "metric", "value", "change"]
+    assert list(table.columns) == ["fraction", "factor", "metric", "value", "change"]
     assert table["fraction"].tolist() == [0.0, 0.9] and set(table["metric"]) == {"top1"}
+    np.testing.assert_allclose(table["factor"], [1.0, 10.0])
 
     loaded, _ = load_checkpoint(checkpoint)
     batches = loader(image_folder(tmp_path / "val", transform=eval_transform(16), max_images=6), 6, shuffle=False)
@@ -113,3 +114,27 @@ def test_cli_writes_tidy_curve(tmp_path):
     np.testing.assert_allclose(table["value"], expected)
     np.testing.assert_allclose(table["change"], np.array(expected) - expected[0])
     assert not list(out.parent.glob(".*.part"))
+
+
+def test_pruning_levels_pair_with_downsampling_factors():
+    """Section 2.4: "To reduce the number of weights by a factor of n, we prune (100 - 100/n)% of the smallest
+    weights", so that "each sparsity level corresponds to the same effective parameter count" as the
+    downsampling by n (A.5: 80% downsampling is n = 5)."""
+    np.testing.assert_allclose(fractions_for_factors([1, 2, 3, 5, 10]), [0, 0.5, 2 / 3, 0.8, 0.9])
+    assert [factor_of_fraction(p) for p in (0.0, 0.8)] == pytest.approx([1.0, 5.0])
+    assert factor_of_fraction(1.0) == np.inf
+    with pytest.raises(ValueError, match="numbers >= 1"):
+        fractions_for_factors([0.5])
+
+
+def test_cli_takes_levels_as_weight_reductions(tmp_path):
+    checkpoint = tmp_path / "model.safetensors"
+    tiny_checkpoint(checkpoint)
+    tiny_image_folder(tmp_path / "val", classes=3, per_class=2)
+    out = tmp_path / "curve.csv"
+    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--device", "cpu"]
+    cli.main([*args, "--factors", "1,5", "--out", str(out)])
+    table = pd.read_csv(out)
+    np.testing.assert_allclose(table[["fraction", "factor"]], [[0.0, 1.0], [0.8, 5.0]])
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--factors", "1,5", "--fractions", "0,0.5", "--out", str(out)])

@@ -48,7 +48,7 @@ def test_smoke_preset_produces_tables_and_figure(smoke_run):
     metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
     assert set(metrics.metric) == {"top1", "smoothness", "smoothness_floor", "effective_dim"}
     pruning = pd.read_csv(results / "tables" / "pruning_curves.csv")
-    assert sorted(pruning.fraction.unique()) == [0, 0.5, 0.9] and (pruning.query("fraction == 0").change == 0).all()
+    assert sorted(pruning.fraction.unique()) == [0, 0.8] and (pruning.query("fraction == 0").change == 0).all()
     taus = metrics.groupby("model").tau.unique().map(sorted).to_dict()
     assert taus == {"resnet18": [0.0, 5.0], "resnet50": [0.0, 5.0], "vit_b_32": [0.0, 10.0]}
     assert metrics.value.notna().all()

@@ -6,12 +6,15 @@ the default: every layer loses the same fraction, as downsampling shrinks
 every topographic layer alike) or over all the layers pooled
 (``scope="global"``). Biases and other layers are left alone. The paper says
 neither which layers nor which scope; "reduce the weights by a factor n"
-means p = 1 - 1/n.
+means p = 1 - 1/n (`fractions_for_factors`), which pairs each pruning level
+with the downsampling by the same factor ("the same effective parameter
+count", section 2.4).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -22,6 +25,20 @@ from torch.nn.utils import prune
 
 SCOPES = ("layer", "global")
 DEFAULT_FRACTIONS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98)
+
+
+def fractions_for_factors(factors: Iterable[float]) -> list[float]:
+    """Section 2.4: "To reduce the number of weights by a factor of n, we prune (100 - 100/n)% of the smallest
+    weights": the pruning fraction 1 - 1/n of each weight reduction n >= 1."""
+    factors = [float(n) for n in factors]
+    if not factors or any(n < 1 for n in factors):
+        raise ValueError(f"weight reduction factors must be a non-empty list of numbers >= 1, got {factors}")
+    return [1.0 - 1.0 / n for n in factors]
+
+
+def factor_of_fraction(fraction: float) -> float:
+    """The weight reduction n = 1 / (1 - p) that pruning fraction p makes (infinite at p = 1)."""
+    return math.inf if fraction >= 1.0 else 1.0 / (1.0 - fraction)
 
 
 def _weighted_modules(model: nn.Module, layers: Iterable[str]) -> list[nn.Module]:
