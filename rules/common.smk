@@ -25,7 +25,8 @@ update_config(config, yaml_values(workflow.config_settings.overwrite_config))
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 try:
     check_config(config)
-    check_models(config["experiments"], cache=Path(".snakemake/toponets/checked_models.json"))
+    for warning in check_models(config["experiments"], cache=Path(".snakemake/toponets/checked_models.json")):
+        print(f"TopoNets: warning: {warning}", file=sys.stderr)
 except ValueError as err:
     raise WorkflowError(f"Invalid config: {err}") from None
 MISSING = missing_paths(config, Path.cwd())

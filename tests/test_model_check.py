@@ -50,3 +50,15 @@ def test_passed_checks_are_cached(tmp_path, monkeypatch):
     check_models([experiment(name="same model, another name")], cache=cache)
     with pytest.raises(AssertionError):
         check_models([experiment(factor=2.0)], cache=cache)
+
+
+def test_collapsing_sheets_are_warned_about_also_from_the_cache(tmp_path):
+    """Section 2.1's blur at factor 3: the quarter-width ResNet-18's 4x4 layer1 sheets shrink to 1x1 and its
+    4x8 layer2 sheets to 1x2; layer3 (8x8) keeps 2x2."""
+    cache = tmp_path / "checked.json"
+    for _ in range(2):  # built, then read from the cache
+        warnings = check_models([experiment()], cache=cache)
+        layers = {w.split("'")[1].split(".")[0] for w in warnings}
+        assert layers == {"layer1", "layer2"} and all(w.startswith("experiments[r18]: layer '") for w in warnings)
+        assert sum("4x8 sheet shrinks to 1x2" in w for w in warnings) == 5  # 4 convs and the downsample
+    assert check_models([experiment(options={})]) == []  # the paper's width: 8x8 -> 2x2

@@ -213,6 +213,17 @@ def test_all_constant_units_give_undefined_score():
     assert np.isnan(result.r).all() and result.pairs.sum() == 0 and math.isnan(result.score)
 
 
+def test_units_that_respond_as_one_have_no_score_not_zero():
+    """Section 2.3's score, max - min of the binned curve, reads 0 for a layer whose units all correlate 1
+    (TopoLoss pulled them to one set of weights), as for a perfectly smooth map; such a layer is flagged."""
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(50, 1))
+    result = layer_smoothness([signal * rng.uniform(1, 2, size=16) + rng.normal(size=16)], bins=5)
+    assert result.collapsed and math.isnan(result.score) and math.isnan(result.floor)
+    assert np.allclose(result.r[result.pairs > 0], 1.0)
+    assert not layer_smoothness([rng.normal(size=(50, 16))], bins=5).collapsed
+
+
 def test_clear_errors():
     with pytest.raises(ValueError, match="at least 2 stimuli"):
         layer_smoothness([np.zeros((1, 16))])

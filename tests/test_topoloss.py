@@ -140,3 +140,13 @@ def test_factor_larger_than_a_sheet_side_is_rejected():
 def test_empty_layer_list_is_rejected():
     with pytest.raises(ValueError, match="TopoLoss: no layers given"):
         TopoLoss(nn.Sequential(nn.Linear(4, 64)), [])
+
+
+def test_a_sheet_the_blur_shrinks_to_one_row_or_column_is_warned_about():
+    """Section 2.1: the blur downsamples the sheet by the factor (3) and upsamples it back; a 4x4 sheet (16
+    units, layer1 of a quarter-width ResNet-18) passes through 1x1, so the "blurred" sheet is the mean of the
+    whole layer and TopoLoss pulls every unit towards it. The paper's 8x8 layer1 passes through 2x2."""
+    model = nn.Sequential(nn.Linear(5, 16), nn.Linear(16, 64), nn.Linear(64, 13))
+    warnings = TopoLoss(model, ["0", "1"], factor=3.0).collapsed()
+    assert len(warnings) == 1 and "layer '0': its 4x4 sheet shrinks to 1x1 under factor (3, 3)" in warnings[0]
+    assert TopoLoss(model, ["2"], factor=(1.0, 3.0)).collapsed() == []  # 1x13 -> 1x4: no blur along the row

@@ -31,8 +31,9 @@ def model_key(experiment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_model(key: dict[str, Any]) -> None:
-    """Build one model on the meta device with its TopoLoss; ValueError naming the problem if it cannot be."""
+def check_model(key: dict[str, Any]) -> list[str]:
+    """Build one model on the meta device with its TopoLoss; ValueError naming the problem if it cannot be.
+    Returns the warnings about layers whose sheet the blur collapses (`TopoLoss.collapsed`)."""
     import torch
 
     from .models import build, topographic_layers
@@ -44,7 +45,7 @@ def check_model(key: dict[str, Any]) -> None:
         except TypeError as err:
             raise ValueError(str(err)) from None
     layers = topographic_layers(model, key["family"], key["placement"])
-    TopoLoss(model, layers, key["factor"])
+    return TopoLoss(model, layers, key["factor"]).collapsed()
 
 
 def _fingerprint(key: dict[str, Any]) -> str:
@@ -54,29 +55,33 @@ def _fingerprint(key: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def check_models(experiments: list[dict[str, Any]], cache: str | Path | None = None) -> None:
+def check_models(experiments: list[dict[str, Any]], cache: str | Path | None = None) -> list[str]:
     """Check every experiment's model (`check_model`); ValueError naming the experiment on the first failure.
+    Returns the warnings, each naming its experiment.
 
-    `cache`, a JSON file, keeps the fingerprints of the models that passed, so they are not built again.
+    `cache`, a JSON file, keeps the fingerprints of the models that passed with their warnings, so they
+    are not built again.
     """
     cache = Path(cache) if cache else None
-    passed = set()
+    passed: dict[str, list[str]] = {}
     if cache and cache.exists():
         try:
-            passed = set(json.loads(cache.read_text()))
+            passed = json.loads(cache.read_text())
         except ValueError:
-            passed = set()
-    fresh = set()
+            pass
+        passed = passed if isinstance(passed, dict) else {}
+    fresh = {}
+    warnings = []
     for exp in experiments:
         key = model_key(exp)
         fingerprint = _fingerprint(key)
-        if fingerprint in passed | fresh:
-            continue
-        try:
-            check_model(key)
-        except ValueError as err:
-            raise ValueError(f"experiments[{exp['name']}] ({exp['family']}): {err}") from None
-        fresh.add(fingerprint)
+        if fingerprint not in passed and fingerprint not in fresh:
+            try:
+                fresh[fingerprint] = check_model(key)
+            except ValueError as err:
+                raise ValueError(f"experiments[{exp['name']}] ({exp['family']}): {err}") from None
+        warnings += [f"experiments[{exp['name']}]: {w}" for w in {**passed, **fresh}[fingerprint]]
     if cache and fresh:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(sorted(passed | fresh)))
+        cache.write_text(json.dumps({**passed, **fresh}, sort_keys=True))
+    return warnings

@@ -17,6 +17,8 @@ autograd's dozen full-size temporaries per layer become three.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import torch
@@ -104,6 +106,11 @@ class _TopoLayer:
                 f"({self.sheet.height}, {self.sheet.width}) or leave this layer out"
             )
 
+    @property
+    def blurred_size(self) -> tuple[int, int]:
+        """The (h', w') sheet the blur passes through: ``F.interpolate(scale_factor=1/factor)`` floors."""
+        return math.floor(self.sheet.height / self.factor[0]), math.floor(self.sheet.width / self.factor[1])
+
     def loss(self) -> torch.Tensor:
         weight = self.module.weight
         if weight.dtype in (torch.float16, torch.bfloat16):
@@ -141,6 +148,21 @@ class TopoLoss:
     @property
     def layer_names(self) -> list[str]:
         return [layer.name for layer in self.layers]
+
+    def collapsed(self) -> list[str]:
+        """A warning for each layer whose sheet the blur shrinks to a single row or column: along that side
+        the blur is the mean of the whole side, so TopoLoss pulls the layer's units towards the same weights
+        (a quarter-width ResNet-18's 4x4 layer1 at factor 3 ends with every unit alike)."""
+        warnings = []
+        for layer in self.layers:
+            (h, w), (fh, fw) = layer.blurred_size, layer.factor
+            if (fh > 1 and h <= 1) or (fw > 1 and w <= 1):
+                warnings.append(
+                    f"layer '{layer.name}': its {layer.sheet.height}x{layer.sheet.width} sheet shrinks to {h}x{w} "
+                    f"under factor ({fh:g}, {fw:g}), so the blur averages a whole side of the sheet "
+                    "and TopoLoss pulls its units towards one set of weights; widen the layer or lower the factor"
+                )
+        return warnings
 
     def per_layer(self) -> dict[str, torch.Tensor]:
         device_type = self.layers[0].module.weight.device.type

@@ -17,7 +17,9 @@ quarter of its pairs per bin instead, so that its curve keeps several bins.
 Empty bins outside such a run stay as they are (NaN). `min_pairs` 1 gives the
 plain equal-width bins. With every score comes its floor: the mean score of
 the same correlations with the units at `shuffles` random places on the sheet,
-what responses without spatial structure score with this many stimuli.
+what responses without spatial structure score with this many stimuli. A
+layer whose unit pairs all correlate alike (its units collapsed to one set of
+weights) has no score (NaN, flagged `collapsed`) rather than a flat curve's 0.
 
 Responses are never stored: float64 sums and cross-products are accumulated
 batch by batch (on the responses' device), so 3,072 units x 100,000 stimuli
@@ -129,8 +131,9 @@ class SmoothnessResult:
     distance: np.ndarray  # (bins,) bin centres, in sheet units
     r: np.ndarray  # (bins,) mean Pearson r of the pairs in each bin; NaN where none
     pairs: np.ndarray  # (bins,) number of pairs with a defined r in each bin
-    score: float  # NaN when no bin has a value
+    score: float  # NaN when no bin has a value, or the layer collapsed
     floor: float = float("nan")  # mean score with the units at shuffled places; NaN when not computed
+    collapsed: bool = False  # every pair correlates alike (units with one set of weights): no score
 
 
 def correlation_profile(
@@ -143,6 +146,8 @@ def correlation_profile(
         raise ValueError(f"expected a {sheet.units}x{sheet.units} correlation matrix, got shape {corr.shape}")
     binning = distance_bins(sheet, bins, min_pairs)
     curve, pairs = _binned(corr, binning)
+    if _collapsed(corr[binning.upper]):
+        return SmoothnessResult(binning.centres, curve, pairs, score=float("nan"), collapsed=True)
     rng = np.random.default_rng(seed)
     floors = []
     for _ in range(shuffles):  # one permuted copy of corr at a time: unit k now sits where unit p[k] sat
@@ -150,6 +155,16 @@ def correlation_profile(
         floors.append(_score(_binned(corr[np.ix_(p, p)], binning)[0]))
     floor = float(np.nanmean(floors)) if floors and not np.isnan(floors).all() else float("nan")
     return SmoothnessResult(distance=binning.centres, r=curve, pairs=pairs, score=_score(curve), floor=floor)
+
+
+COLLAPSE_SPREAD = 1e-6  # pairwise r spanning less than this: the units respond as one
+
+
+def _collapsed(r: np.ndarray) -> bool:
+    """Whether the defined pairwise correlations `r` are all the same, so that a flat curve reads 0 but says
+    nothing about topography (a layer whose units TopoLoss pulled to one set of weights)."""
+    r = r[~np.isnan(r)]
+    return r.size > 0 and float(r.max() - r.min()) < COLLAPSE_SPREAD
 
 
 def _binned(corr: np.ndarray, binning: DistanceBins) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ reduced over the window's tokens (mean by default), as a conv channel's is
 reduced over space. Far distance bins with fewer than --min-pairs unit pairs
 are joined (analysis/smoothness.py). Writes ``{"metrics": {"smoothness": mean
 over layers, "smoothness_floor": mean over layers}, "per_layer": {layer:
-score}, "per_layer_floor": {layer: floor}, ...}`` (undefined scores as null;
+score}, "per_layer_floor": {layer: floor}, "collapsed_layers": [layers whose
+units all correlate alike, scored null], ...}`` (undefined scores as null;
 n_images and res, or n_samples, length and split), the floor being the score
 of the same responses with the units at --shuffles random places, and the
 binned correlation-vs-distance curves as a tidy CSV with columns layer,
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "per_layer": {name: eval_args.number(res.score) for name, res in results.items()},
         "per_layer_floor": {name: eval_args.number(res.floor) for name, res in results.items()},
+        "collapsed_layers": [name for name, res in results.items() if res.collapsed],
         **eval_args.stimulus_report(args, n),
         "bins": args.bins,
         "min_pairs": args.min_pairs,
