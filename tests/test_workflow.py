@@ -188,10 +188,10 @@ def test_editing_a_module_reruns_the_jobs_that_import_it_and_their_dependents_on
     path = str(smoke_run / "src" / "toponets" / module)
     planned = dry_run_jobs(edited_dry_run(smoke_run, module))
     importing = {(j["rule"], j["wildcards"]) for j in smoke_jobs if path in j["input"].split(", ")}
-    updated = {(j["rule"], j["wildcards"]) for j in planned if path in j["reason"]}
-    assert importing and updated == importing
+    updated = {(j["rule"], j["wildcards"]) for j in planned if path in j["reason"]}  # else: upstream reruns too
+    assert updated and updated <= importing <= {(j["rule"], j["wildcards"]) for j in planned}
     assert all(j["reason"].startswith("Input files updated by another job") for j in planned
-               if (j["rule"], j["wildcards"]) not in updated)
+               if (j["rule"], j["wildcards"]) not in importing)
     assert "Nothing to be done" in snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout
 
 
@@ -201,10 +201,16 @@ def test_touching_every_library_file_reruns_nothing(smoke_run):
     assert "Nothing to be done" in snakemake(smoke_run, "--configfile", "config/smoke.yaml", "-n").stdout
 
 
-def test_rerun_triggers_without_mtime_keep_the_checkpoints_after_an_edit_to_training_code(smoke_run):
-    assert planned_jobs(edited_dry_run(smoke_run, "train/common.py"))["train"] > 0
-    out = edited_dry_run(smoke_run, "train/common.py", "--rerun-triggers", "params", "input", "software-env", "code")
-    assert "Nothing to be done" in out  # as README says
+def test_touching_the_checkpoints_keeps_them_after_an_edit_to_training_code(smoke_run):
+    """README's way; the last test of the smoke run, whose state it changes (the edit stays)."""
+    edited = smoke_run / "src" / "toponets" / "train" / "common.py"
+    edited.write_text(edited.read_text() + "\n# an edit\n")
+    smoke = ("--configfile", "config/smoke.yaml")
+    assert planned_jobs(snakemake(smoke_run, *smoke, "-n").stdout)["train"] > 0
+    checkpoints = sorted(str(p.relative_to(smoke_run)) for p in (smoke_run / "results" / "train").rglob("model.safetensors"))
+    snakemake(smoke_run, *smoke, "--touch", *checkpoints)
+    out = snakemake(smoke_run, *smoke, "-n").stdout
+    assert "Nothing to be done" in out or "train" not in planned_jobs(out)
 
 
 def test_lint_is_clean(workflow_copy):
