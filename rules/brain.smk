@@ -5,7 +5,7 @@
 rule extract_stimuli:
     input:
         archive=lambda w: sources_input(f"stimuli-{w.name}")(w),
-        code=code("cli/extract.py", "data/archives.py"),
+        code=code_of("toponets.cli.extract"),
     output:
         directory("results/data/stimuli/{name}"),
     log:
@@ -24,7 +24,7 @@ rule unit_voxel:
     input:
         checkpoint=CHECKPOINT,
         neural=neural_input,
-        code=eval_code("cli/unit_voxel.py", "analysis/unit_voxel.py", "data/neural.py", "analysis/activations.py"),
+        code=run_code("toponets.cli.unit_voxel"),
     output:
         scores=EVAL.format(analysis="unit_voxel") + ".json",
         voxels=EVAL.format(analysis="unit_voxel") + ".csv",
@@ -52,7 +52,7 @@ rule unit_voxel:
 rule table_unit_voxel:
     input:
         evals=per_run("results/eval/unit_voxel/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         reported("results/tables/unit_voxel.csv", "unit_voxel", "unit_voxel"),
     log:
@@ -72,9 +72,7 @@ rule integration_windows:
         checkpoint=CHECKPOINT,
         brown=sources_input("brown"),
         tokenizer=sources_input("tokenizer"),
-        code=eval_code(
-            "cli/integration_windows.py", "analysis/integration_windows.py", "data/brown.py", "data/tokenizer.py"
-        ),
+        code=run_code("toponets.cli.integration_windows"),
     output:
         scores=EVAL.format(analysis="integration_windows") + ".json",
         units=EVAL.format(analysis="integration_windows") + ".csv",
@@ -104,7 +102,7 @@ rule integration_windows:
 rule table_integration_windows:
     input:
         evals=per_run("results/eval/integration_windows/{model}/tau{tau}/seed{seed}.json", LANGUAGE_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/integration_windows.csv",
     params:
@@ -124,7 +122,7 @@ rule table_integration_windows:
 use rule table_integration_windows as table_integration_window_units with:
     input:
         evals=per_run("results/eval/integration_windows/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/integration_window_units.csv",
     params:
@@ -138,7 +136,7 @@ use rule table_integration_windows as table_integration_window_units with:
 use rule table_integration_window_units as table_integration_window_curves with:
     input:
         evals=per_run("results/eval/integration_curves/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/integration_window_curves.csv",
     log:
@@ -150,7 +148,7 @@ use rule table_integration_window_units as table_integration_window_curves with:
 rule fig5b:
     input:
         table="results/tables/integration_window_units.csv",
-        code=code("cli/figure.py", "figures/fig5b.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig5b"),
     output:
         reported_figure("fig5b_integration_windows"),
     params:
@@ -184,7 +182,7 @@ rule selectivity:
         floc="results/data/stimuli/floc",
         animacy_size="results/data/stimuli/animacy_size",
         realworld_size="results/data/stimuli/realworld_size",
-        code=eval_code("cli/selectivity.py", "analysis/selectivity.py", "data/stimuli.py", "analysis/activations.py"),
+        code=run_code("toponets.cli.selectivity"),
     output:
         scores="results/eval/{analysis}/{model}/tau{tau}/seed{seed}.json",
         maps="results/eval/{analysis}_maps/{model}/tau{tau}/seed{seed}.csv",
@@ -218,7 +216,7 @@ rule table_selectivity:
         evals=lambda w: per_run(f"results/eval/selectivity_{w.kind}/{{model}}/tau{{tau}}/seed{{seed}}.csv",
                                 selectivity_runs())
         + per_run(f"results/eval/selectivity_untrained_{w.kind}/{{model}}/tau{{tau}}/seed{{seed}}.csv", untrained_runs()),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/selectivity_{kind}.csv",
     wildcard_constraints:
@@ -238,7 +236,7 @@ rule table_selectivity:
 rule fig5a:
     input:
         tables=["results/tables/selectivity_maps.csv", "results/tables/selectivity_ssim.csv"],
-        code=code("cli/figure.py", "figures/fig5a.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig5a"),
     output:
         reported_figure("fig5a_selectivity_maps"),
     params:
@@ -259,7 +257,7 @@ rule brainscore:
     input:
         unpack(brainscore_inputs),
         checkpoint=CHECKPOINT,
-        code=eval_code("cli/brainscore.py", "brainscore_model.py", "data/neural.py", "data/stimuli.py"),
+        code=run_code("toponets.cli.brainscore"),
     output:
         EVAL.format(analysis="brainscore") + ".json",
     params:
@@ -281,7 +279,7 @@ rule brainscore:
 rule table_brainscore:
     input:
         evals=per_run("results/eval/brainscore/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         metrics="results/tables/brainscore.csv",
         regions=reported("results/tables/brainscore_regions.csv", "brainscore_regions", "table"),

@@ -15,6 +15,7 @@ LIB = SRC / "toponets"
 # shell command runs `python -m toponets.cli...`.
 shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
+from toponets.code_deps import assigned_literal, closure  # noqa: E402
 from toponets.config_io import yaml_values  # noqa: E402
 from toponets.data.sources import filename as source_filename, forget_stale_downloads, mirror_dir  # noqa: E402
 from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool  # noqa: E402
@@ -52,9 +53,24 @@ wildcard_constraints:
     seed=r"[0-9]+",
 
 
-def code(*modules):
-    """Library modules a job runs, listed as inputs so that editing one reruns exactly the jobs using it."""
-    return [str(LIB / m) for m in modules]
+def code_of(*entries):
+    """A job's code inputs: the library files that its entry modules (`python -m` names) import, read from
+    their sources (toponets.code_deps). Editing one reruns exactly the jobs that run it; Snakemake compares
+    the checksums of inputs newer than the outputs, so a checkout that changes no content reruns nothing."""
+    return [str(path) for path in closure(entries, SRC)]
+
+
+BUILDERS = assigned_literal(LIB / "models" / "__init__.py", "BUILDERS")  # family -> (module, ...), imported by name
+
+
+def run_code(*entries):
+    """Input function of a job of one run: code_of its entry modules (names, or functions of the wildcards
+    giving one) and of the run's model builder module, which models.build imports by a computed name."""
+    return lambda w: code_of(*(e(w) if callable(e) else e for e in entries),
+                             f"toponets.models.{BUILDERS[run_of(w).family][0]}")
+
+
+PAPER_NUMBERS = str(LIB / "paper_numbers.yaml")  # the paper's numbers (data the comparison reads, not code)
 
 
 RUNS = runs(config)
@@ -196,26 +212,18 @@ def train_inputs(w):
     return list(data.values()) if uses_ffcv(w) else ["results/data/images"]
 
 
+def train_entry(w):
+    """The entry module of a run's training job."""
+    return f"toponets.cli.train_{run_of(w).kind}"
+
+
 def train_command(w):
     """Entry point and data arguments of a run's training job."""
     data = train_data(w)
     if "text" in data:
-        return f"-m toponets.cli.train_language --data {shlex.quote(data['text'])}"
-    return f"-m toponets.cli.train_vision --train-dir {shlex.quote(data['train'])} --val-dir {shlex.quote(data['val'])}"
+        return f"-m {train_entry(w)} --data {shlex.quote(data['text'])}"
+    return f"-m {train_entry(w)} --train-dir {shlex.quote(data['train'])} --val-dir {shlex.quote(data['val'])}"
 
-
-TRAIN_CODE = ["cli/training.py", "train/common.py", "train/distributed.py", "topoloss.py", "sheet.py",
-              "models/__init__.py", "checkpoints.py"]
-KIND_CODE = {
-    "vision": ["cli/train_vision.py", "train/vision.py", "models/resnet.py", "models/vit.py", "data/images.py",
-               "data/ffcv_data.py"],
-    "language": ["cli/train_language.py", "train/language.py", "models/gpt_neo.py", "models/nanogpt.py",
-                 "data/text.py"],
-}
-
-
-def train_code(w):
-    return code(*TRAIN_CODE, *KIND_CODE[run_of(w).kind])
 
 
 def corpus_arguments(w):
@@ -246,13 +254,6 @@ def images_command(w, input):
     caps = [f"--{key.replace('_', '-')} {images[key]}" for key in ("classes", "train_per_class", "val_per_class") if images[key]]
     return " ".join([flag, shlex.quote(str(input.source)), *caps])
 
-
-EVAL_CODE = ["cli/eval_args.py", "checkpoints.py", "data/images.py", "data/text.py", "analysis/language.py"]
-
-
-def eval_code(*modules):
-    """Code inputs of an evaluation rule: its modules and what every evaluation entry point shares."""
-    return code(*modules, *EVAL_CODE)
 
 
 def corpus_dir(name):

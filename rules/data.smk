@@ -24,7 +24,7 @@ rule fetch:
 rule prepare_images:
     input:
         source=sources_input("images"),
-        code=code("cli/prepare_images.py", "data/prepare_images.py", "data/archives.py"),
+        code=code_of("toponets.cli.prepare_images"),
     output:
         directory("results/data/images"),
     params:
@@ -44,7 +44,7 @@ rule prepare_images:
 rule write_beton:
     input:
         images="results/data/images",
-        code=code("cli/write_beton.py", "data/ffcv_data.py"),
+        code=code_of("toponets.cli.write_beton"),
     output:
         "results/data/images_ffcv/{split}.beton",
     params:
@@ -67,7 +67,7 @@ rule prepare_text:
     input:
         sources=lambda w: sources_input(f"corpus-{w.corpus}")(w),
         tokenizer=sources_input("tokenizer"),
-        code=code("cli/prepare_text.py", "data/text.py", "data/tokenizer.py", "data/archives.py"),
+        code=code_of("toponets.cli.prepare_text"),
     output:
         directory("results/data/text/{corpus}"),
     params:

@@ -7,7 +7,7 @@ rule accuracy:
     input:
         checkpoint=CHECKPOINT,
         stimuli="results/data/images",
-        code=eval_code("cli/accuracy.py", "analysis/accuracy.py"),
+        code=run_code("toponets.cli.accuracy"),
     output:
         EVAL.format(analysis="accuracy") + ".json",
     params:
@@ -32,7 +32,7 @@ rule smoothness:
     input:
         checkpoint=CHECKPOINT,
         stimuli=stimuli("smoothness"),
-        code=eval_code("cli/smoothness.py", "analysis/smoothness.py", "analysis/activations.py", "sheet.py"),
+        code=run_code("toponets.cli.smoothness"),
     output:
         scores=EVAL.format(analysis="smoothness") + ".json",
         curves=EVAL.format(analysis="smoothness") + ".csv",
@@ -59,7 +59,7 @@ rule dimensionality:
     input:
         checkpoint=CHECKPOINT,
         stimuli=stimuli("dimensionality"),
-        code=eval_code("cli/dimensionality.py", "analysis/dimensionality.py", "analysis/activations.py"),
+        code=run_code("toponets.cli.dimensionality"),
     output:
         EVAL.format(analysis="dimensionality") + ".json",
     params:
@@ -86,7 +86,7 @@ rule pruning:
     input:
         checkpoint=CHECKPOINT,
         stimuli=lambda w: stimuli("pruning")(w) if run_of(w).kind == "vision" else validation_text(w),
-        code=eval_code("cli/pruning.py", "analysis/pruning.py", "analysis/accuracy.py"),
+        code=run_code("toponets.cli.pruning"),
     output:
         EVAL.format(analysis="pruning") + ".csv",
     params:
@@ -113,7 +113,7 @@ rule lm_loss:
     input:
         checkpoint=CHECKPOINT,
         stimuli=perplexity_text,
-        code=eval_code("cli/lm_loss.py"),
+        code=run_code("toponets.cli.lm_loss"),
     output:
         EVAL.format(analysis="lm_loss") + ".json",
     params:
@@ -138,7 +138,7 @@ rule blimp:
         checkpoint=CHECKPOINT,
         blimp=sources_input("blimp"),
         tokenizer=sources_input("tokenizer"),
-        code=eval_code("cli/blimp.py", "analysis/blimp.py", "data/tokenizer.py"),
+        code=run_code("toponets.cli.blimp"),
     output:
         scores=EVAL.format(analysis="blimp") + ".json",
         paradigms=EVAL.format(analysis="blimp") + ".csv",
@@ -167,7 +167,7 @@ rule downsampling:
         stimuli=validation_text,
         blimp=sources_input("blimp"),
         tokenizer=sources_input("tokenizer"),
-        code=eval_code("cli/downsampling.py", "analysis/downsampling.py", "analysis/blimp.py"),
+        code=run_code("toponets.cli.downsampling"),
     output:
         EVAL.format(analysis="downsampling") + ".csv",
     params:

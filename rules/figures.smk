@@ -2,7 +2,7 @@
 rule table_training:
     input:
         logs=per_run("results/train/{model}/tau{tau}/seed{seed}/metrics.jsonl", TRAINED_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/training.csv",
     log:
@@ -24,7 +24,7 @@ rule table_vision_metrics:
             for analysis in ("accuracy", "smoothness", "dimensionality")
             for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.json", VISION_RUNS)
         ],
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/vision_metrics.csv",
     log:
@@ -42,7 +42,7 @@ rule table_vision_metrics:
 rule table_smoothness_layers:
     input:
         evals=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.json", RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/smoothness_layers.csv",
     log:
@@ -60,7 +60,7 @@ rule table_smoothness_layers:
 rule table_smoothness_curves:
     input:
         curves=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.csv", RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/smoothness_curves.csv",
     log:
@@ -77,8 +77,8 @@ rule table_smoothness_curves:
 
 rule table_prior_models:
     input:
-        numbers=code("paper_numbers.yaml"),
-        code=code("cli/tables.py", "paper_comparison.py"),
+        numbers=PAPER_NUMBERS,
+        code=code_of("toponets.cli.tables", "toponets.paper_comparison"),
     output:
         "results/tables/prior_models.csv",
     log:
@@ -97,7 +97,7 @@ rule fig2a:
     input:
         table="results/tables/vision_metrics.csv",
         published="results/tables/prior_models.csv",
-        code=code("cli/figure.py", "figures/fig2a.py", "figures/published.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig2a"),
     output:
         reported_figure("fig2a_topography_vs_accuracy"),
     log:
@@ -117,7 +117,7 @@ rule fig2a:
 rule fig7:
     input:
         table="results/tables/smoothness_curves.csv",
-        code=code("cli/figure.py", "figures/fig7.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig7"),
     output:
         reported_figure("fig7_correlation_vs_distance"),
     log:
@@ -135,7 +135,7 @@ rule fig7:
 rule table_pruning_curves:
     input:
         curves=per_run("results/eval/pruning/{model}/tau{tau}/seed{seed}.csv", RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/pruning_curves.csv",
     log:
@@ -153,7 +153,7 @@ rule table_pruning_curves:
 rule table_dimensionality_correlations:
     input:
         table="results/tables/vision_metrics.csv",
-        code=code("cli/tables.py", "analysis/statistics.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/dimensionality_correlations.csv",
     params:
@@ -175,7 +175,7 @@ rule fig3:
     input:
         table="results/tables/vision_metrics.csv",
         published="results/tables/prior_models.csv",
-        code=code("cli/figure.py", "figures/fig3.py", "figures/published.py", "figures/style.py", "analysis/statistics.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig3"),
     output:
         reported_figure("fig3_dimensionality"),
     params:
@@ -196,7 +196,7 @@ rule fig3:
 rule fig4a:
     input:
         table="results/tables/pruning_curves.csv",
-        code=code("cli/figure.py", "figures/fig4a.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig4a"),
     output:
         reported_figure("fig4a_pruning"),
     log:
@@ -218,7 +218,7 @@ rule table_language_metrics:
             for analysis in ("lm_loss", "blimp", "smoothness", "dimensionality")
             for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.json", LANGUAGE_RUNS)
         ],
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/language_metrics.csv",
     log:
@@ -236,7 +236,7 @@ rule table_language_metrics:
 rule table_downsampling_curves:
     input:
         evals=per_run("results/eval/downsampling/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/downsampling_curves.csv",
     log:
@@ -254,7 +254,7 @@ rule table_downsampling_curves:
 rule table_blimp_paradigms:
     input:
         evals=per_run("results/eval/blimp/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/blimp_paradigms.csv",
     log:
@@ -272,7 +272,7 @@ rule table_blimp_paradigms:
 rule table_language_dimensionality_correlations:
     input:
         evals="results/tables/language_metrics.csv",
-        code=code("cli/tables.py", "analysis/statistics.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/language_dimensionality_correlations.csv",
     log:
@@ -291,7 +291,7 @@ rule fig2b:
     input:
         table="results/tables/language_metrics.csv",
         published="results/tables/prior_models.csv",
-        code=code("cli/figure.py", "figures/fig2a.py", "figures/published.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig2a"),
     output:
         reported_figure("fig2b_topography_vs_blimp"),
     log:
@@ -310,7 +310,7 @@ rule fig2b:
 rule fig4b:
     input:
         table="results/tables/downsampling_curves.csv",
-        code=code("cli/figure.py", "figures/fig4b.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig4b"),
     output:
         reported_figure("fig4b_downsampling_gpt_neo"),
     params:
@@ -330,7 +330,7 @@ rule fig4b:
 rule fig9:
     input:
         table="results/tables/language_metrics.csv",
-        code=code("cli/figure.py", "figures/fig3.py", "analysis/statistics.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig3"),
     output:
         reported_figure("fig9_dimensionality_vs_perplexity"),
     log:
@@ -348,7 +348,7 @@ rule fig9:
 rule fig10:
     input:
         table="results/tables/downsampling_curves.csv",
-        code=code("cli/figure.py", "figures/fig4b.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig4b"),
     output:
         reported_figure("fig10_downsampling_nanogpt"),
     params:
@@ -368,7 +368,7 @@ rule fig10:
 rule fig6:
     input:
         tables=["results/tables/training.csv", "results/tables/language_metrics.csv"],
-        code=code("cli/figure.py", "figures/fig6.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig6"),
     output:
         reported_figure("fig6_tokens_vs_blimp"),
     params:

@@ -5,7 +5,7 @@ rule lora:
     input:
         checkpoint=CHECKPOINT,
         text=lambda w: corpus_dir(w.corpus),
-        code=eval_code("cli/lora.py", "analysis/lora.py"),
+        code=run_code("toponets.cli.lora"),
     output:
         scores="results/eval/lora-{corpus}/{model}/tau{tau}/seed{seed}.json",
         curve="results/eval/lora-{corpus}/{model}/tau{tau}/seed{seed}.csv",
@@ -34,7 +34,7 @@ rule lora:
 rule table_lora_curves:
     input:
         curves=lora_outputs("csv"),
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/lora_curves.csv",
     params:
@@ -54,7 +54,7 @@ rule table_lora_curves:
 use rule table_lora_curves as table_lora_deltas with:
     input:
         curves="results/tables/lora_curves.csv",
-        code=code("cli/tables.py", "tables.py"),
+        code=code_of("toponets.cli.tables"),
     output:
         "results/tables/lora_deltas.csv",
     params:
@@ -68,7 +68,7 @@ use rule table_lora_curves as table_lora_deltas with:
 rule fig11:
     input:
         table="results/tables/lora_curves.csv",
-        code=code("cli/figure.py", "figures/fig11.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig11"),
     output:
         reported_figure("fig11_lora_curves"),
     params:
@@ -88,7 +88,7 @@ rule fig11:
 use rule fig11 as fig12 with:
     input:
         table="results/tables/lora_deltas.csv",
-        code=code("cli/figure.py", "figures/fig12.py", "figures/style.py"),
+        code=code_of("toponets.cli.figure", "toponets.figures.fig12"),
     output:
         reported_figure("fig12_lora_deltas"),
     params:

@@ -3,7 +3,8 @@
 rule paper_comparison:
     input:
         tables=compared_tables(),
-        code=code("cli/paper_comparison.py", "paper_comparison.py", "paper_numbers.yaml"),
+        numbers=PAPER_NUMBERS,
+        code=code_of("toponets.cli.paper_comparison"),
     output:
         table=report("results/tables/paper_vs_run.csv", caption=str(REPORT / "captions" / "paper_vs_run.rst"),
                      category="Paper vs this run"),

@@ -7,7 +7,7 @@ TRAIN_DIR = "results/train/{model}/tau{tau}/seed{seed}"
 rule train:
     input:
         data=train_inputs,
-        code=train_code,
+        code=run_code(train_entry),
     output:
         checkpoint=f"{TRAIN_DIR}/model.safetensors",
         meta=f"{TRAIN_DIR}/model.json",
@@ -39,7 +39,7 @@ rule train:
 rule import_checkpoint:
     input:
         weights=published_weights,
-        code=code("cli/import_checkpoint.py", "cli/training.py", "checkpoints.py", "models/__init__.py"),
+        code=run_code("toponets.cli.import_checkpoint"),
     output:
         checkpoint="results/published/{model}/tau{tau}/seed{seed}/model.safetensors",
         meta="results/published/{model}/tau{tau}/seed{seed}/model.json",

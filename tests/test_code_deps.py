@@ -1,0 +1,121 @@
+"""Code inputs derived from imports: the static closure (synthetic packages; every CLI against what Python
+imports), and every job of the mini and paper presets lists the closure of the modules its command runs."""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
+from toponets.cli.figure import FIGURES
+from toponets.cli.tables import PRIOR_MODELS
+from toponets.code_deps import assigned_literal, closure
+
+SRC = REPO / "src"
+CLIS = sorted(p.stem for p in (SRC / "toponets" / "cli").glob("*.py") if p.stem != "__init__")
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def names(paths, root):
+    return sorted(str(p.relative_to(root)) for p in paths)
+
+
+def test_closure_follows_relative_absolute_and_function_level_imports(tmp_path):
+    root = write(tmp_path, {
+        "pkg/__init__.py": "from .base import VALUE\n",
+        "pkg/base.py": "import os\n",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/entry.py": "from .. import helper\nfrom ..sub import sibling\n"
+                            "def f():\n    from ..lazy import g\n    import pkg.deep.leaf\n",
+        "pkg/sub/sibling.py": "from pkg.base import os\n",
+        "pkg/helper.py": "import importlib\nM = importlib.import_module('pkg.dynamic')\n",
+        "pkg/lazy.py": "",
+        "pkg/dynamic.py": "",
+        "pkg/deep/__init__.py": "from . import other\n",
+        "pkg/deep/leaf.py": "",
+        "pkg/deep/other.py": "",
+        "pkg/unused.py": "",
+        "pkg/computed.py": "",
+        "pkg/registry.py": "import importlib\nNAME = 'pkg.computed'\nimportlib.import_module(NAME)\n",
+    })
+    assert names(closure(["pkg.sub.entry"], root, top="pkg"), root) == [
+        "pkg/__init__.py", "pkg/base.py", "pkg/deep/__init__.py", "pkg/deep/leaf.py", "pkg/deep/other.py",
+        "pkg/dynamic.py", "pkg/helper.py", "pkg/lazy.py", "pkg/sub/__init__.py", "pkg/sub/entry.py",
+        "pkg/sub/sibling.py",
+    ]
+    # a computed name is not followed; an unknown entry is an error
+    assert names(closure(["pkg.registry"], root, top="pkg"), root) == ["pkg/__init__.py", "pkg/base.py", "pkg/registry.py"]
+    with pytest.raises(ValueError, match="no module pkg.nothing"):
+        closure(["pkg.nothing"], root, top="pkg")
+
+
+def test_assigned_literal_reads_a_registry_without_importing_it(tmp_path):
+    path = write(tmp_path, {"m.py": "import torch\nTABLE: dict = {'a': ('x', 1)}\nOTHER = 2\n"}) / "m.py"
+    assert assigned_literal(path, "TABLE") == {"a": ("x", 1)} and assigned_literal(path, "OTHER") == 2
+    with pytest.raises(ValueError):
+        assigned_literal(path, "MISSING")
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_static_closure_holds_every_module_python_imports(cli):
+    module = f"toponets.cli.{cli}"
+    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith('toponets')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                            env={"PYTHONPATH": str(SRC), "PATH": ""})
+    if result.returncode and "No module named" in result.stderr and "toponets" not in result.stderr.splitlines()[-1]:
+        pytest.skip(f"{module} needs a package of another environment: {result.stderr.splitlines()[-1]}")
+    assert result.returncode == 0, result.stderr
+    imported = {(SRC / m.replace(".", "/")).with_suffix(".py") for m in eval(result.stdout)}
+    imported = {p if p.exists() else p.with_suffix("") / "__init__.py" for p in imported}
+    assert imported <= set(closure([module], SRC))
+
+
+EXEMPT = {"fetch"}  # a download is the file itself, not computed by our code: a code edit never refetches
+
+
+def entry_modules(job) -> list[str]:
+    """The modules a job's command runs: each `-m toponets...`, the figure's or table kind's own module."""
+    entries = re.findall(r"-m (toponets[\w.]+)", job["shell"])
+    for figure in re.findall(r"-m toponets\.cli\.figure (\w+)", job["shell"]):
+        entries.append(FIGURES[figure][0])
+    if re.search(r"-m toponets\.cli\.tables prior-models", job["shell"]):
+        entries.append(PRIOR_MODELS)
+    return entries
+
+
+@pytest.mark.parametrize("preset", [[], ["--configfile", "config/paper.yaml"]], ids=["mini", "paper"])
+def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
+    fresh = copy_workflow(tmp_path / "workflow")
+    jobs = dry_run_jobs(snakemake(fresh, *preset, "-n", "--forceall", "-p").stdout)
+    lib = fresh / "src"
+    builders = assigned_literal(lib / "toponets" / "models" / "__init__.py", "BUILDERS")
+    families = {}  # experiment -> family, from the --spec of its training or import job
+    for job in jobs:
+        spec = re.search(r"--spec ('[^']*')", job["shell"])
+        if spec:
+            families[json.loads(shlex.split(spec[1])[0])["name"]] = json.loads(shlex.split(spec[1])[0])["family"]
+    covered = set()
+    for job in jobs:
+        code = {Path(p) for p in job["input"].split(", ") if p.startswith(str(lib)) and p.endswith(".py")}
+        entries = entry_modules(job)
+        if not entries or job["rule"] in EXEMPT:
+            assert not code, job["rule"]
+            continue
+        expected = set(closure(entries, lib))
+        model = re.search(r"\bmodel=([\w-]+)", job["wildcards"])
+        if model:  # a job of one run: its model's builder, which models.build imports by a computed name
+            expected |= set(closure([f"toponets.models.{builders[families[model[1]]][0]}"], lib))
+        assert code == expected, (job["rule"], job["wildcards"], names(code ^ expected, lib))
+        covered.add(job["rule"])
+    runs_toponets = {job["rule"] for job in jobs if entry_modules(job)}
+    assert runs_toponets - EXEMPT == covered and "train" in covered and "fig7" in covered
