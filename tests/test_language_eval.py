@@ -150,7 +150,7 @@ def test_pruning_cli_tracks_validation_loss(tmp_path, tokens):
     args = [*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), "--n-samples", "6", "--batch-size", "4"]
     pruning.main([*args, "--fractions", "0,0.9"])
     table = pd.read_csv(out)
-    assert list(table.columns) == ["fraction", "metric", "value", "change"]
+    assert list(table.columns) == ["fraction", "factor", "metric", "value", "change"]
     assert table["fraction"].tolist() == [0.0, 0.9] and set(table["metric"]) == {"val_loss"}
     assert table["change"][0] == 0.0 and table["change"][1] != 0.0
     original = lm_loss(model, TokenShards(tokens, "val"), 6, 16, 4, "cpu").val_loss
