@@ -33,7 +33,7 @@ def model_key(experiment: dict[str, Any]) -> dict[str, Any]:
 
 def check_model(key: dict[str, Any]) -> list[str]:
     """Build one model on the meta device with its TopoLoss; ValueError naming the problem if it cannot be.
-    Returns the warnings about layers whose sheet the blur collapses (`TopoLoss.collapsed`)."""
+    Returns a warning about the layers whose sheet the blur collapses (`TopoLoss.collapsed`), if any."""
     import torch
 
     from .models import build, topographic_layers
@@ -45,7 +45,15 @@ def check_model(key: dict[str, Any]) -> list[str]:
         except TypeError as err:
             raise ValueError(str(err)) from None
     layers = topographic_layers(model, key["family"], key["placement"])
-    return TopoLoss(model, layers, key["factor"]).collapsed()
+    collapsed = TopoLoss(model, layers, key["factor"]).collapsed()
+    if not collapsed:
+        return []
+    sizes = ", ".join(f"{name} {h}x{w} -> {h2}x{w2}" for name, ((h, w), (h2, w2)) in collapsed.items())
+    return [
+        f"the blur (factor {key['factor']}) shrinks the sheets of {len(collapsed)} layer(s) to one row or column "
+        f"({sizes}): there it averages a whole side and TopoLoss pulls their units towards one set of weights; "
+        "widen the layers or lower the factor"
+    ]
 
 
 def _fingerprint(key: dict[str, Any]) -> str:

@@ -149,20 +149,16 @@ class TopoLoss:
     def layer_names(self) -> list[str]:
         return [layer.name for layer in self.layers]
 
-    def collapsed(self) -> list[str]:
-        """A warning for each layer whose sheet the blur shrinks to a single row or column: along that side
-        the blur is the mean of the whole side, so TopoLoss pulls the layer's units towards the same weights
-        (a quarter-width ResNet-18's 4x4 layer1 at factor 3 ends with every unit alike)."""
-        warnings = []
+    def collapsed(self) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+        """Layer name -> (sheet, blurred sheet) of each layer whose sheet the blur shrinks to a single row or
+        column: along that side the blur is the mean of the whole side, so TopoLoss pulls the layer's units
+        towards the same weights (a quarter-width ResNet-18's 4x4 layer1 at factor 3 ends with every unit alike)."""
+        found = {}
         for layer in self.layers:
             (h, w), (fh, fw) = layer.blurred_size, layer.factor
             if (fh > 1 and h <= 1) or (fw > 1 and w <= 1):
-                warnings.append(
-                    f"layer '{layer.name}': its {layer.sheet.height}x{layer.sheet.width} sheet shrinks to {h}x{w} "
-                    f"under factor ({fh:g}, {fw:g}), so the blur averages a whole side of the sheet "
-                    "and TopoLoss pulls its units towards one set of weights; widen the layer or lower the factor"
-                )
-        return warnings
+                found[layer.name] = ((layer.sheet.height, layer.sheet.width), (h, w))
+        return found
 
     def per_layer(self) -> dict[str, torch.Tensor]:
         device_type = self.layers[0].module.weight.device.type
