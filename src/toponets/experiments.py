@@ -85,13 +85,17 @@ def runs(config: dict[str, Any]) -> list[Run]:
     """Every (experiment, tau, seed) of the config, in config order.
 
     A published checkpoint is one run, under the first seed of `seeds`, since the authors released one per tau.
+    An experiment's `replicates` ({taus, seeds}) trains those taus with those seeds instead of `seeds`.
     """
     grid = []
     for exp in config["experiments"]:
         evaluate = tuple(exp["evaluate"]) if exp.get("evaluate") is not None else None
+        replicates = exp.get("replicates") or {"taus": [], "seeds": []}
+        replicated = {tau_label(t) for t in replicates["taus"]}
         for tau in exp["taus"]:
             published = published_source(config, exp, tau)
-            seeds = config["seeds"][:1] if published else config["seeds"]
+            seeds = replicates["seeds"] if tau_label(tau) in replicated else config["seeds"]
+            seeds = seeds[:1] if published else seeds
             grid += [Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed), evaluate, published)
                      for seed in seeds]
     return grid
@@ -190,6 +194,9 @@ def check_config(config: dict[str, Any]) -> None:
         labels = [tau_label(t) for t in exp["taus"]]
         if len(set(labels)) != len(labels):
             raise ValueError(f"experiments[{exp['name']}].taus: repeated value in {exp['taus']}")
+        stray = sorted(set(tau_label(t) for t in (exp.get("replicates") or {}).get("taus", [])) - set(labels))
+        if stray:
+            raise ValueError(f"experiments[{exp['name']}].replicates: tau {stray[0]} is not one of its taus {exp['taus']}")
         published = [tau_label(entry["tau"]) for entry in exp.get("checkpoints", [])]
         strays = sorted(set(published) - set(labels)) + sorted({t for t in published if published.count(t) > 1})
         if strays:
