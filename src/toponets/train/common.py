@@ -311,14 +311,6 @@ def cuda_settings(device: torch.device) -> None:
     torch.backends.cudnn.benchmark = True
 
 
-def to_device(tensor: torch.Tensor, device: torch.device, **kwargs) -> torch.Tensor:
-    """`tensor` on `device`; to CUDA from page-locked (pinned) memory with a non-blocking copy, so the
-    host goes on queueing work while it is copied."""
-    if device.type == "cuda" and not tensor.is_pinned():
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True, **kwargs)
-
-
 def use_amp(setting: bool | str, device: torch.device) -> bool:
     """Resolve the recipe's `amp` ("auto" = on for CUDA only)."""
     if setting == "auto":

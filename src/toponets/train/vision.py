@@ -58,6 +58,7 @@ from torchvision.transforms import AutoAugmentPolicy, v2
 
 from ..checkpoints import save_checkpoint
 from ..data.images import FolderLoader
+from ..device import to_device
 from ..models import build, topographic_layers
 from ..topoloss import TopoLoss
 from . import distributed
@@ -74,7 +75,6 @@ from .common import (
     restore,
     seed_everything,
     sync_step,
-    to_device,
     use_amp,
     use_compile,
 )
