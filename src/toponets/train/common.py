@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from ..checkpoints import load_refusal, save_checkpoint
 from ..io import atomic_path
+from ..model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT
 
 
 def seed_everything(seed: int) -> None:
@@ -263,7 +264,9 @@ def progress_bar(total: int, initial: int = 0, desc: str | None = None) -> tqdm:
     return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, mininterval=2.0, dynamic_ncols=True)
 
 
-SPEC_DEFAULTS: dict[str, Any] = {"options": {}, "placement": "paper", "factor": 3.0, "seed": 0, "recipe": {}}
+SPEC_DEFAULTS: dict[str, Any] = {
+    "options": {}, "placement": DEFAULT_PLACEMENT, "factor": DEFAULT_FACTOR, "seed": 0, "recipe": {},
+}
 
 
 def resolve_spec(spec: dict[str, Any], default_recipe: dict[str, Any], families: Iterable[str]) -> dict[str, Any]:

@@ -32,7 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import LANGUAGE, build, topographic_layers
+from ..model_spec import LANGUAGE
+from ..models import build, topographic_layers
 from ..next_token import next_token_loss, step_generator
 from ..topoloss import TopoLoss
 from . import distributed
