@@ -15,11 +15,12 @@ LIB = SRC / "toponets"
 # shell command runs `python -m toponets.cli...`.
 shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
-from toponets.code_deps import assigned_literal, closure  # noqa: E402
+from toponets.code_deps import closure  # noqa: E402
 from toponets.config_io import yaml_values  # noqa: E402
 from toponets.data.sources import filename as source_filename, forget_stale_downloads, mirror_dir  # noqa: E402
 from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool  # noqa: E402
 from toponets.model_check import check_models  # noqa: E402
+from toponets.model_spec import FAMILIES  # noqa: E402
 
 # `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
 update_config(config, yaml_values(workflow.config_settings.overwrite_config))
@@ -60,14 +61,11 @@ def code_of(*entries):
     return [str(path) for path in closure(entries, SRC)]
 
 
-BUILDERS = assigned_literal(LIB / "models" / "__init__.py", "BUILDERS")  # family -> (module, ...), imported by name
-
-
 def run_code(*entries):
     """Input function of a job of one run: code_of its entry modules (names, or functions of the wildcards
     giving one) and of the run's model builder module, which models.build imports by a computed name."""
     return lambda w: code_of(*(e(w) if callable(e) else e for e in entries),
-                             f"toponets.models.{BUILDERS[run_of(w).family][0]}")
+                             f"toponets.models.{FAMILIES[run_of(w).family].module}")
 
 
 PAPER_NUMBERS = str(LIB / "paper_numbers.yaml")  # the paper's numbers (data the comparison reads, not code)

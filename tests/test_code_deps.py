@@ -13,7 +13,8 @@ import pytest
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from toponets.cli.figure import FIGURES
 from toponets.cli.tables import PRIOR_MODELS
-from toponets.code_deps import assigned_literal, closure
+from toponets.code_deps import closure
+from toponets.model_spec import FAMILIES
 
 SRC = REPO / "src"
 CLIS = sorted(p.stem for p in (SRC / "toponets" / "cli").glob("*.py") if p.stem != "__init__")
@@ -59,13 +60,6 @@ def test_closure_follows_relative_absolute_and_function_level_imports(tmp_path):
         closure(["pkg.nothing"], root, top="pkg")
 
 
-def test_assigned_literal_reads_a_registry_without_importing_it(tmp_path):
-    path = write(tmp_path, {"m.py": "import torch\nTABLE: dict = {'a': ('x', 1)}\nOTHER = 2\n"}) / "m.py"
-    assert assigned_literal(path, "TABLE") == {"a": ("x", 1)} and assigned_literal(path, "OTHER") == 2
-    with pytest.raises(ValueError):
-        assigned_literal(path, "MISSING")
-
-
 @pytest.mark.parametrize("cli", CLIS)
 def test_static_closure_holds_every_module_python_imports(cli):
     module = f"toponets.cli.{cli}"
@@ -98,7 +92,6 @@ def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
     fresh = copy_workflow(tmp_path / "workflow")
     jobs = dry_run_jobs(snakemake(fresh, *preset, "-n", "--forceall", "-p").stdout)
     lib = fresh / "src"
-    builders = assigned_literal(lib / "toponets" / "models" / "__init__.py", "BUILDERS")
     families = {}  # experiment -> family, from the --spec of its training or import job
     for job in jobs:
         spec = re.search(r"--spec ('[^']*')", job["shell"])
@@ -114,7 +107,7 @@ def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
         expected = set(closure(entries, lib))
         model = re.search(r"\bmodel=([\w-]+)", job["wildcards"])
         if model:  # a job of one run: its model's builder, which models.build imports by a computed name
-            expected |= set(closure([f"toponets.models.{builders[families[model[1]]][0]}"], lib))
+            expected |= set(closure([f"toponets.models.{FAMILIES[families[model[1]]].module}"], lib))
         assert code == expected, (job["rule"], job["wildcards"], names(code ^ expected, lib))
         covered.add(job["rule"])
     runs_toponets = {job["rule"] for job in jobs if entry_modules(job)}

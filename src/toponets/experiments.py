@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.sources import missing_mirror
-
-KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_neo": "language", "nanogpt": "language"}
+from .model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT, KIND
 
 
 def tau_label(tau: float) -> str:
@@ -57,8 +56,8 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
         "name": experiment["name"],
         "family": experiment["family"],
         "options": dict(experiment.get("options", {})),
-        "placement": experiment.get("placement", "paper"),
-        "factor": experiment.get("factor", 3.0),
+        "placement": experiment.get("placement", DEFAULT_PLACEMENT),
+        "factor": experiment.get("factor", DEFAULT_FACTOR),
         "tau": float(tau),
         "seed": int(seed),
         "recipe": dict(experiment.get("recipe", {})),
@@ -112,7 +111,7 @@ def vision_pool(config: dict[str, Any]) -> list[str]:
     if chosen is not None:
         return list(chosen)
     return [exp["name"] for exp in config["experiments"]
-            if exp["family"] in POOLED_FAMILIES and exp.get("placement", "paper") == "paper"]
+            if exp["family"] in POOLED_FAMILIES and exp.get("placement", DEFAULT_PLACEMENT) == "paper"]
 
 
 def find_run(config: dict[str, Any], model: str, tau: str, seed: str | int) -> Run:
