@@ -452,6 +452,12 @@ def evals(analyses, ext, selected):
             for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", selected)]
 
 
+def selectivity_evals(kind):
+    """The selectivity CSVs of one kind (maps, ssim): of the mapped runs, and of their architectures untrained."""
+    return [*evals([f"selectivity_{kind}"], "csv", selectivity_runs()),
+            *evals([f"selectivity_untrained_{kind}"], "csv", untrained_runs())]
+
+
 FIGURE_CLI = assigned_literal(LIB / "cli" / "figure.py", "FIGURES")  # figure -> (its module, function)
 WITH_PUBLISHED = assigned_literal(LIB / "cli" / "figure.py", "WITH_PUBLISHED")  # figures drawing the prior models
 

@@ -17,11 +17,8 @@ TABLES = {
     "integration_windows": ("metrics", evals(["integration_windows"], "json", LANGUAGE_RUNS)),
     "integration_window_units": ("curves", evals(["integration_windows"], "csv", LANGUAGE_RUNS)),
     "integration_window_curves": ("curves", evals(["integration_curves"], "csv", LANGUAGE_RUNS)),
-    **{
-        f"selectivity_{kind}": ("curves", evals([f"selectivity_{kind}"], "csv", selectivity_runs())
-                                + evals([f"selectivity_untrained_{kind}"], "csv", untrained_runs()))
-        for kind in ("maps", "ssim")
-    },
+    "selectivity_maps": ("curves", selectivity_evals("maps")),
+    "selectivity_ssim": ("curves", selectivity_evals("ssim")),
     "lora_curves": ("curves", lora_outputs("csv")),
     "prior_models": ("prior-models", [PAPER_NUMBERS]),
     # from other tables
