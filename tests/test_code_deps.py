@@ -134,10 +134,12 @@ def test_every_job_lists_the_code_its_command_runs(planned):
 
 
 def test_every_figure_of_the_table_and_every_table_is_planned_with_its_outputs(planned):
-    _, config, jobs = planned
+    fresh, config, jobs = planned
+    schema = yaml.safe_load((fresh / "schemas" / "config.schema.yaml").read_text())["properties"]["figures"]
+    formats = config.get("figures", {}).get("formats", schema["properties"]["formats"]["default"])
     outputs = {job["rule"]: set(job["output"].split(", ")) for job in jobs}
     for name, figure in FIGURE_TABLE.items():
-        assert outputs[name] == {f"results/figures/{figure.stem}.{fmt}" for fmt in config["figures"]["formats"]}
+        assert outputs[name] == {f"results/figures/{figure.stem}.{fmt}" for fmt in formats}
     tables = {rule.removeprefix("table_") for rule in outputs if rule.startswith("table_")}
     assert all(outputs[f"table_{name}"] == {f"results/tables/{name}.csv"} for name in tables)
     assert {"training", "prior_models", "vision_metrics", "brainscore_regions", "selectivity_maps"} <= tables
