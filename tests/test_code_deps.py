@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from toponets.cli.figure import FIGURES
 from toponets.cli.tables import PRIOR_MODELS
-from toponets.code_deps import closure
+from toponets.code_deps import assigned_literal, closure
+from toponets.figure_table import FIGURES as FIGURE_TABLE
 from toponets.model_spec import FAMILIES
 
 SRC = REPO / "src"
@@ -60,6 +62,13 @@ def test_closure_follows_relative_absolute_and_function_level_imports(tmp_path):
         closure(["pkg.nothing"], root, top="pkg")
 
 
+def test_assigned_literal_reads_a_registry_without_importing_it(tmp_path):
+    path = write(tmp_path, {"m.py": "import torch\nTABLE: dict = {'a': ('x', 1)}\nOTHER = 2\n"}) / "m.py"
+    assert assigned_literal(path, "TABLE") == {"a": ("x", 1)} and assigned_literal(path, "OTHER") == 2
+    with pytest.raises(ValueError):
+        assigned_literal(path, "MISSING")
+
+
 @pytest.mark.parametrize("cli", CLIS)
 def test_static_closure_holds_every_module_python_imports(cli):
     module = f"toponets.cli.{cli}"
@@ -87,10 +96,20 @@ def entry_modules(job) -> list[str]:
     return entries
 
 
-@pytest.mark.parametrize("preset", [[], ["--configfile", "config/paper.yaml"]], ids=["mini", "paper"])
-def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
-    fresh = copy_workflow(tmp_path / "workflow")
-    jobs = dry_run_jobs(snakemake(fresh, *preset, "-n", "--forceall", "-p").stdout)
+PRESETS = {"mini": "config.yaml", "paper": "config/paper.yaml"}
+
+
+@pytest.fixture(scope="module", params=PRESETS)
+def planned(request, tmp_path_factory, mirror):
+    """A fresh workflow copy, a preset's config and every job of its forced dry run."""
+    fresh = copy_workflow(tmp_path_factory.mktemp(request.param) / "workflow")
+    configfile = PRESETS[request.param]
+    jobs = dry_run_jobs(snakemake(fresh, "--configfile", configfile, "-n", "--forceall", "-p").stdout)
+    return fresh, yaml.safe_load((fresh / configfile).read_text()), jobs
+
+
+def test_every_job_lists_the_code_its_command_runs(planned):
+    fresh, _, jobs = planned
     lib = fresh / "src"
     families = {}  # experiment -> family, from the --spec of its training or import job
     for job in jobs:
@@ -112,3 +131,15 @@ def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
         covered.add(job["rule"])
     runs_toponets = {job["rule"] for job in jobs if entry_modules(job)}
     assert runs_toponets - EXEMPT == covered and "train" in covered and "fig7" in covered
+
+
+def test_every_figure_of_the_table_and_every_table_is_planned_with_its_outputs(planned):
+    fresh, config, jobs = planned
+    schema = yaml.safe_load((fresh / "schemas" / "config.schema.yaml").read_text())["properties"]["figures"]
+    formats = config.get("figures", {}).get("formats", schema["properties"]["formats"]["default"])
+    outputs = {job["rule"]: set(job["output"].split(", ")) for job in jobs}
+    for name, figure in FIGURE_TABLE.items():
+        assert outputs[name] == {f"results/figures/{figure.stem}.{fmt}" for fmt in formats}
+    tables = {rule.removeprefix("table_") for rule in outputs if rule.startswith("table_")}
+    assert all(outputs[f"table_{name}"] == {f"results/tables/{name}.csv"} for name in tables)
+    assert {"training", "prior_models", "vision_metrics", "brainscore_regions", "selectivity_maps"} <= tables

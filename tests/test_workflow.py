@@ -336,6 +336,7 @@ def test_an_analysis_no_run_evaluates_plans_no_table(tmp_path, fresh_copy):
     path.write_text(yaml.safe_dump(config))
     result = snakemake(fresh_copy, "--configfile", str(path), "-n")
     jobs = planned_jobs(result.stdout)
-    brain = {"table_selectivity", "fig5a", "table_unit_voxel", "table_brainscore", "table_integration_windows",
-             "fig5b", "table_lora_curves", "fig11", "table_pruning_curves", "fig4a", "table_downsampling_curves"}
+    brain = {"table_selectivity_maps", "table_selectivity_ssim", "fig5a", "table_unit_voxel", "table_brainscore",
+             "table_integration_windows", "fig5b", "table_lora_curves", "fig11", "table_pruning_curves", "fig4a",
+             "table_downsampling_curves"}
     assert brain & set(jobs) == set() and jobs["table_vision_metrics"] == 1
