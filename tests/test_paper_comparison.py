@@ -11,6 +11,8 @@ from toponets.paper_comparison import (
     compare,
     count,
     num,
+    per_run,
+    series,
 )
 
 FAMILIES = {
@@ -406,3 +408,12 @@ def test_language_curves_and_windows(tmp_path):
         _row(table, "Figure 5", "5B median c, power-law weight (gpt_neo)").note
         == "needs evaluation.integration_windows on GPT-Neo (integration_windows.csv)"
     )
+
+
+def test_comparison_rows_give_the_mean_and_the_seed_spread():
+    """Issue "the small preset": comparison rows give mean and spread where a tau has several seeds."""
+    table = pd.DataFrame([("r", 0.0, 0, "top1", 0.30), ("r", 0.0, 1, "top1", 0.34), ("r", 5.0, 0, "top1", 0.2)],
+                         columns=["model", "tau", "seed", "metric", "value"])
+    runs = per_run(table, "top1")
+    assert runs.value.tolist() == pytest.approx([0.32, 0.2]) and runs.spread.iloc[0] == pytest.approx(0.02)
+    assert series("r", runs) == "r tau 0 / 5: 0.320 ± 0.020 / 0.200"
