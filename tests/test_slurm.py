@@ -83,7 +83,7 @@ def subset_config(root: Path) -> Path:
     and a state saved every 4 steps (3 steps an epoch)."""
     config = yaml.safe_load((root / "config" / "smoke.yaml").read_text())
     resnet18 = next(e for e in config["experiments"] if e["name"] == "resnet18")
-    long = {**resnet18["recipe"], "epochs": EPOCHS, "lr": 0.05, "checkpoint_every": 4}
+    long = {**resnet18["recipe"], "epochs": EPOCHS, "lr": 0.05, "checkpoint_every": 4, "log_every": 1}
     config["experiments"] = [{**resnet18, "taus": [5]}] + [
         {**resnet18, "name": name, "taus": [5], "evaluate": ["accuracy"], "recipe": long} for name in (RESUMED, STRAIGHT)
     ]
