@@ -16,7 +16,8 @@ from typing import Any
 
 from .data.sources import missing_mirror
 
-KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_neo": "language", "nanogpt": "language"}
+KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_neo": "language", "nanogpt": "language",
+        "tdann": "vision"}
 
 
 def tau_label(tau: float) -> str:
