@@ -62,3 +62,35 @@ def test_tdann_units_are_channel_row_col_with_a_fixed_subset():
     np.testing.assert_array_equal(layer_positions(model, layer, 4096)[:, 0], np.arange(0, 8192, 2))
     big = unit_subset(200704)
     assert len(big) == MAX_UNITS and np.array_equal(big, unit_subset(200704)) and (np.diff(big) > 0).all()
+
+
+def test_selectivity_maps_through_sheet_positions_are_the_sheet_maps():
+    """§3.4 / Figure 5A: a t-map on the sheet equals the map through the sheet's (row, col) positions."""
+    from toponets.analysis.selectivity import map_ssim, selectivity_map
+
+    t = np.random.default_rng(2).standard_normal(96)
+    sheet = sheet_for(96)
+    np.testing.assert_array_equal(selectivity_map(t), selectivity_map(t, sheet.positions()))
+    u = np.random.default_rng(3).standard_normal(96)
+    assert map_ssim(selectivity_map(t), selectivity_map(u)) == map_ssim(
+        selectivity_map(t, sheet.positions()), selectivity_map(u, sheet.positions()))
+
+
+def test_selectivity_map_bins_given_positions():
+    from toponets.analysis.selectivity import selectivity_map
+
+    rng = np.random.default_rng(4)
+    places = rng.uniform(0, 8, size=(4096, 2))
+    t = places[:, 0]  # a gradient along the first axis
+    grid = selectivity_map(t, places)
+    assert 24 <= grid.shape[0] <= 40 and np.isfinite(grid).all()
+    assert (np.diff(grid.mean(axis=1)) > 0).all()
+
+
+def test_unit_voxel_positions_of_matched_units():
+    """§3.4 unit-to-voxel: a matched unit's position is its sheet (row, col), or its given position."""
+    from toponets.analysis.unit_voxel import sheet_positions
+
+    np.testing.assert_array_equal(sheet_positions([5, -1], 16), [[1, 1], [-1, -1]])
+    places = np.arange(32, dtype=float).reshape(16, 2) / 10
+    np.testing.assert_array_equal(sheet_positions([5, -1], 16, places), [[1.0, 1.1], [-1, -1]])
