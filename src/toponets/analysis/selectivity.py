@@ -100,6 +100,8 @@ def selectivity_map(t: np.ndarray, positions: np.ndarray | None = None) -> np.nd
     lattice = np.allclose(places, np.round(places)) and len(np.unique(places, axis=0)) == len(places)
     cell = 1.0 if lattice else max(float(np.sqrt(np.prod(np.maximum(span, 1e-12)) * UNITS_PER_CELL / len(t))), 1e-12)
     cells = np.floor((places - low) / cell + 1e-9).astype(np.intp)
+    if not lattice:  # the far edge belongs to the last cell, not a new one
+        cells = np.minimum(cells, np.maximum(np.ceil(span / cell - 1e-9).astype(np.intp), 1) - 1)
     shape = tuple(cells.max(axis=0) + 1)
     flat = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
     counts = np.bincount(flat, minlength=shape[0] * shape[1])
