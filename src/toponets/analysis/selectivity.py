@@ -89,7 +89,7 @@ UNITS_PER_CELL = 4  # given positions are binned into square cells holding this 
 
 def selectivity_map(t: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
     """One t-value per unit placed on a map: row-major on the unit count's cortical sheet, or, with
-    `positions` ((units, 2); TDANN's in mm), binned into square cells of `UNITS_PER_CELL` units on average
+    `positions` ((units, 2); TDANN's in mm), binned into about square cells of `UNITS_PER_CELL` units on average
     over their bounding box, a cell's value the mean t of its units (empty cells: the map's mean t). The
     sheet's own (row, col) positions give cells of one unit each, so its map is the sheet map."""
     t = np.asarray(t, dtype=np.float64)
@@ -98,10 +98,13 @@ def selectivity_map(t: np.ndarray, positions: np.ndarray | None = None) -> np.nd
     places = np.asarray(positions, dtype=np.float64)
     low, span = places.min(axis=0), np.ptp(places, axis=0)
     lattice = np.allclose(places, np.round(places)) and len(np.unique(places, axis=0)) == len(places)
-    cell = 1.0 if lattice else max(float(np.sqrt(np.prod(np.maximum(span, 1e-12)) * UNITS_PER_CELL / len(t))), 1e-12)
-    cells = np.floor((places - low) / cell + 1e-9).astype(np.intp)
-    if not lattice:  # the far edge belongs to the last cell, not a new one
-        cells = np.minimum(cells, np.maximum(np.ceil(span / cell - 1e-9).astype(np.intp), 1) - 1)
+    if lattice:  # cells of one unit each: the sheet's own map
+        cells = np.round(places - low).astype(np.intp)
+    else:  # about square cells of UNITS_PER_CELL units on average, the far edge in the last cell
+        span = np.maximum(span, 1e-12)
+        side = float(np.sqrt(np.prod(span) * UNITS_PER_CELL / len(t)))
+        count = np.maximum(np.round(span / side), 1).astype(np.intp)
+        cells = np.minimum(np.floor((places - low) / span * count).astype(np.intp), count - 1)
     shape = tuple(cells.max(axis=0) + 1)
     flat = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
     counts = np.bincount(flat, minlength=shape[0] * shape[1])
