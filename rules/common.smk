@@ -106,6 +106,12 @@ def published_weights(w):
     return sources_input(dataset)(w)
 
 
+def published_positions(w):
+    """TDANN's unit positions directory of a published run ([] for other families)."""
+    positions = run_of(w).positions
+    return [positions] if positions and not (MISSING.get(positions) and workflow.dryrun) else []
+
+
 def spec_json(w):
     return json.dumps(run_of(w).spec, sort_keys=True)
 
