@@ -66,7 +66,7 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
         "factor": experiment.get("factor", 3.0),
         "tau": float(tau),
         "seed": int(seed),
-        "recipe": dict(experiment.get("recipe", {})),
+        "recipe": {} if experiment["family"] in IMPORTED_ONLY else dict(experiment.get("recipe", {})),  # never trained
     }
     if "corpus" in experiment:
         spec["corpus"] = experiment["corpus"]
