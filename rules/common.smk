@@ -18,7 +18,9 @@ shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  #
 from toponets.code_deps import assigned_literal, closure  # noqa: E402
 from toponets.config_io import yaml_values  # noqa: E402
 from toponets.data.sources import filename as source_filename, forget_stale_downloads, mirror_dir  # noqa: E402
-from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool  # noqa: E402
+from toponets.experiments import (  # noqa: E402
+    NO_CLASSIFIER, check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool,
+)
 from toponets.model_check import check_models  # noqa: E402
 
 # `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
@@ -289,6 +291,20 @@ def stimuli_args(analysis, count="n_images"):
         return f"--text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
     return args
+
+
+def accuracy_entry(w):
+    """The accuracy job's entry module: a classifier's own top-1, or a linear readout's (experiments.NO_CLASSIFIER)."""
+    return "toponets.cli.linear_readout" if run_of(w).family in NO_CLASSIFIER else "toponets.cli.accuracy"
+
+
+def accuracy_args(w, input):
+    """The accuracy job's stimuli: the val images, and for a linear readout also the train images it learns on."""
+    if run_of(w).family not in NO_CLASSIFIER:
+        return stimuli_args("accuracy", "max_images")(w, input)
+    res = config["evaluation"]["accuracy"]["res"] or run_of(w).spec["options"].get("image_size", 224)
+    return (f"--train-images {shlex.quote(f'{input.stimuli}/train')} --images {shlex.quote(f'{input.stimuli}/val')} "
+            f"--res {res}")
 
 
 def validation_flags(cfg):

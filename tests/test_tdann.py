@@ -69,3 +69,19 @@ def test_refusals(tmp_path):
     torch.save({"model": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a TDANN"):
         import_authors_checkpoint(tmp_path / "other.pt", tmp_path / "m.safetensors", spec, positions=positions)
+
+
+def test_linear_readout_learns_separable_features():
+    """§3.1: TDANN is self-supervised, so its top-1 is a linear readout's; the probe separates separable features."""
+    from toponets.analysis.linear_readout import fit_readout, pooled_features
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 16, generator=g) * 3
+    y = torch.arange(300) % 3
+    x = centres[y] + torch.randn(300, 16, generator=g)
+    readout = fit_readout(x[:240], y[:240], classes=3, epochs=30, batch_size=64)
+    assert readout.top1(x[240:], y[240:]) > 0.95
+    assert readout.top1(x[240:], torch.zeros(60, dtype=torch.long)) < 0.5
+    model = build("tdann", image_size=SIZE)
+    feats, labels = pooled_features(model, [(torch.randn(2, 3, SIZE, SIZE), torch.tensor([0, 1]))])
+    assert feats.shape == (2, 512) and labels.tolist() == [0, 1]

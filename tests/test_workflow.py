@@ -46,7 +46,7 @@ def test_smoke_preset_produces_tables_and_figure(smoke_run):
     assert " " in str(smoke_run)  # the checkout, its Brain-Score venv and the mirror (smoke_run) have spaces
     results = smoke_run / "results"
     metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
-    assert set(metrics.metric) == {"top1", "smoothness", "smoothness_floor", "effective_dim"}
+    assert set(metrics.metric) == {"top1", "smoothness", "smoothness_floor", "effective_dim"}  # TDANN's top1: a readout's
     pruning = pd.read_csv(results / "tables" / "pruning_curves.csv")
     assert sorted(pruning.fraction.unique()) == [0, 0.8] and (pruning.query("fraction == 0").change == 0).all()
     taus = metrics.groupby("model").tau.unique().map(sorted).to_dict()
@@ -128,10 +128,12 @@ def test_smoke_preset_evaluates_tdann_from_files_in_its_authors_formats(smoke_ru
     curves = pd.read_csv(results / "tables" / "smoothness_curves.csv").query("model == 'tdann'")
     assert set(curves.layer) == set(meta["topo"]["layers"])
     comparison = pd.read_csv(results / "tables" / "paper_vs_run.csv").set_index("quantity")
-    for quantity in ("2A smoothness (tdann)", "effective dimensionality (tdann)", "r / noise ceiling (tdann)",
+    for quantity in ("2A ImageNet top-1 (tdann)", "2A smoothness (tdann)", "effective dimensionality (tdann)", "r / noise ceiling (tdann)",
                      *(["TDANN (tdann)"] if HAS_BRAINSCORE else [])):
         assert comparison.this_run[quantity].startswith(("tdann tau 0: ", "V1 / IT: ")), quantity
-    assert comparison.note["2A ImageNet top-1 (tdann)"].startswith("quoted")
+    assert "linear readout" in comparison.note["2A ImageNet top-1 (tdann)"]
+    readout = json.loads((results / "eval" / "accuracy" / "tdann" / "tau0" / "seed0.json").read_text())
+    assert readout["readout"] == "linear" and 0 <= readout["metrics"]["top1"] <= 1
 
 
 def test_a_killed_training_job_resumes(tmp_path, mirror):

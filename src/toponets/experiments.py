@@ -21,6 +21,7 @@ KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_n
 
 
 IMPORTED_ONLY = ("tdann",)  # families never trained here: their runs are their authors' checkpoints
+NO_CLASSIFIER = ("tdann",)  # self-supervised families: their top-1 is a linear readout's (cli/linear_readout.py)
 
 
 def tau_label(tau: float) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -283,6 +283,9 @@ def figure_2(tables: Tables) -> list[Measured]:
         vision = _vision_smoothness(tables, vision)
         experiments = tables.experiments(vision, "resnet18", "resnet50", "vit_b_32")
         rows += _metric_rows(vision, tables, experiments, "top1", "2A ImageNet top-1")
+        rows += [replace(m, note="a linear readout of its pooled features (TDANN is self-supervised; "
+                                 "analysis/linear_readout.py)")
+                 for m in _metric_rows(vision, tables, tables.experiments(vision, "tdann"), "top1", "2A ImageNet top-1")]
         rows += _top1_changes(vision, tables, experiments)
         rows += _metric_rows(vision, tables, experiments + tables.experiments(vision, "tdann"), "smoothness",
                              "2A smoothness", "smoothness_floor")
