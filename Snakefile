@@ -33,15 +33,6 @@ include: "rules/lora.smk"
 include: "rules/report.smk"
 
 
-# Tables, figures and the paper comparison read a few small files: on a cluster they run on the submit host.
-localrules:
-    table_training, table_vision_metrics, table_smoothness_layers, table_smoothness_curves, table_pruning_curves,
-    table_dimensionality_correlations, table_language_metrics, table_downsampling_curves, table_blimp_paradigms,
-    table_language_dimensionality_correlations, table_lora_curves, table_selectivity, table_unit_voxel,
-    table_integration_windows, table_brainscore, fig2a, fig2b, fig3, fig4a, fig4b, fig5a, fig5b, fig6, fig7, fig9,
-    fig10, fig11, paper_comparison,
-
-
 # snakemake --report results/report.html: every figure and table, each beside the paper's numbers
 report: "report/workflow.rst"
 

@@ -41,7 +41,8 @@ from typing import Any
 import torch
 
 from toponets.device import select_device
-from toponets.models import LANGUAGE, build, topographic_layers
+from toponets.model_spec import LANGUAGE
+from toponets.models import build, topographic_layers
 from toponets.topoloss import TopoLoss
 from toponets.train import distributed, language, vision
 from toponets.train.common import (

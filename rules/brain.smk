@@ -1,5 +1,5 @@
 # Brain-likeness (paper §3.4, A.7, A.8): selectivity maps, integration windows, unit-to-voxel
-# correlation and BrainScore, and their tables and figures.
+# correlation and BrainScore (their tables and figures: rules/figures.smk).
 
 
 rule extract_stimuli:
@@ -49,24 +49,6 @@ rule unit_voxel:
         "> {log:q} 2>&1"
 
 
-rule table_unit_voxel:
-    input:
-        evals=per_run("results/eval/unit_voxel/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        reported("results/tables/unit_voxel.csv", "unit_voxel", "unit_voxel"),
-    log:
-        "results/logs/tables/unit_voxel.log",
-    benchmark:
-        "results/benchmarks/tables/unit_voxel.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables metrics --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
 rule integration_windows:
     input:
         checkpoint=CHECKPOINT,
@@ -97,83 +79,6 @@ rule integration_windows:
         "--tap {params.cfg[tap]} --workers {threads} --device {params.device} "
         "--yoking-sequences {params.cfg[yoking_sequences]} --sentence-length {params.cfg[sentence_length]} "
         "--out {output.scores:q} --units {output.units:q} --curves {output.curves:q} > {log:q} 2>&1"
-
-
-rule table_integration_windows:
-    input:
-        evals=per_run("results/eval/integration_windows/{model}/tau{tau}/seed{seed}.json", LANGUAGE_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/integration_windows.csv",
-    params:
-        kind="metrics",
-    log:
-        "results/logs/tables/integration_windows.log",
-    benchmark:
-        "results/benchmarks/tables/integration_windows.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables {params.kind} --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-use rule table_integration_windows as table_integration_window_units with:
-    input:
-        evals=per_run("results/eval/integration_windows/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/integration_window_units.csv",
-    params:
-        kind="curves",
-    log:
-        "results/logs/tables/integration_window_units.log",
-    benchmark:
-        "results/benchmarks/tables/integration_window_units.tsv"
-
-
-use rule table_integration_window_units as table_integration_window_curves with:
-    input:
-        evals=per_run("results/eval/integration_curves/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/integration_window_curves.csv",
-    log:
-        "results/logs/tables/integration_window_curves.log",
-    benchmark:
-        "results/benchmarks/tables/integration_window_curves.tsv"
-
-
-rule fig5b:
-    input:
-        table="results/tables/integration_window_units.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig5b"),
-    output:
-        reported_figure("fig5b_integration_windows"),
-    params:
-        figure="fig5b",
-    log:
-        "results/logs/figures/fig5b.log",
-    benchmark:
-        "results/benchmarks/figures/fig5b.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure {params.figure} --table {input.table:q} --out {output:q} > {log:q} 2>&1"
-
-
-use rule fig5b as fig8 with:
-    output:
-        reported_figure("fig8_integration_windows_all_layers"),
-    params:
-        figure="fig8",
-    log:
-        "results/logs/figures/fig8.log",
-    benchmark:
-        "results/benchmarks/figures/fig8.tsv"
 
 
 rule selectivity:
@@ -211,48 +116,6 @@ rule selectivity:
         "--maps {output.maps:q} --ssim {output.ssim:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
-rule table_selectivity:
-    input:
-        evals=lambda w: per_run(f"results/eval/selectivity_{w.kind}/{{model}}/tau{{tau}}/seed{{seed}}.csv",
-                                selectivity_runs())
-        + per_run(f"results/eval/selectivity_untrained_{w.kind}/{{model}}/tau{{tau}}/seed{{seed}}.csv", untrained_runs()),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/selectivity_{kind}.csv",
-    wildcard_constraints:
-        kind="maps|ssim",
-    log:
-        "results/logs/tables/selectivity_{kind}.log",
-    benchmark:
-        "results/benchmarks/tables/selectivity_{kind}.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables curves --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-rule fig5a:
-    input:
-        tables=["results/tables/selectivity_maps.csv", "results/tables/selectivity_ssim.csv"],
-        code=code_of("toponets.cli.figure", "toponets.figures.fig5a"),
-    output:
-        reported_figure("fig5a_selectivity_maps"),
-    params:
-        model=lambda w: selectivity_runs()[0].model,  # the paper shows ResNet-18
-    log:
-        "results/logs/figures/fig5a.log",
-    benchmark:
-        "results/benchmarks/figures/fig5a.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig5a --table {input.tables:q} --models {params.model} --out {output:q} > {log:q} 2>&1"
-
-
 rule brainscore:
     input:
         unpack(brainscore_inputs),
@@ -274,23 +137,3 @@ rule brainscore:
     shell:
         "{params.python:q} -m toponets.cli.brainscore --checkpoint {input.checkpoint:q} {params.args} --out {output:q} "
         "> {log:q} 2>&1"
-
-
-rule table_brainscore:
-    input:
-        evals=per_run("results/eval/brainscore/{model}/tau{tau}/seed{seed}.json", VISION_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        metrics="results/tables/brainscore.csv",
-        regions=reported("results/tables/brainscore_regions.csv", "brainscore_regions", "table"),
-    log:
-        "results/logs/tables/brainscore.log",
-    benchmark:
-        "results/benchmarks/tables/brainscore.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "(python -m toponets.cli.tables metrics --out {output.metrics:q} {input.evals:q} && "
-        "python -m toponets.cli.tables regions --out {output.regions:q} {output.metrics:q}) > {log:q} 2>&1"

@@ -18,10 +18,10 @@ shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  #
 from toponets.code_deps import assigned_literal, closure  # noqa: E402
 from toponets.config_io import yaml_values  # noqa: E402
 from toponets.data.sources import filename as source_filename, forget_stale_downloads, mirror_dir  # noqa: E402
-from toponets.experiments import (  # noqa: E402
-    NO_CLASSIFIER, check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool,
-)
+from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool  # noqa: E402
+from toponets.figure_table import FIGURES as FIGURE_TABLE  # noqa: E402
 from toponets.model_check import check_models  # noqa: E402
+from toponets.model_spec import FAMILIES, NO_CLASSIFIER  # noqa: E402
 
 # `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
 update_config(config, yaml_values(workflow.config_settings.overwrite_config))
@@ -62,14 +62,11 @@ def code_of(*entries):
     return [str(path) for path in closure(entries, SRC)]
 
 
-BUILDERS = assigned_literal(LIB / "models" / "__init__.py", "BUILDERS")  # family -> (module, ...), imported by name
-
-
 def run_code(*entries):
     """Input function of a job of one run: code_of its entry modules (names, or functions of the wildcards
     giving one) and of the run's model builder module, which models.build imports by a computed name."""
     return lambda w: code_of(*(e(w) if callable(e) else e for e in entries),
-                             f"toponets.models.{BUILDERS[run_of(w).family][0]}")
+                             f"toponets.models.{FAMILIES[run_of(w).family].module}")
 
 
 PAPER_NUMBERS = str(LIB / "paper_numbers.yaml")  # the paper's numbers (data the comparison reads, not code)
@@ -447,6 +444,68 @@ def reported_figure(name):
     return [reported(first, name, name), *rest]
 
 
+def table_path(name):
+    return f"results/tables/{name}.csv"
+
+
+REPORTED_TABLES = {"unit_voxel": "unit_voxel", "brainscore_regions": "table"}  # table -> its report item
+
+
+def table_output(name):
+    """A tidy table's path, marked for the report (caption report/captions/<name>.rst) where REPORTED_TABLES says."""
+    return reported(table_path(name), name, REPORTED_TABLES[name]) if name in REPORTED_TABLES else table_path(name)
+
+
+PRIOR_MODELS = assigned_literal(LIB / "cli" / "tables.py", "PRIOR_MODELS")  # imported by name for prior-models only
+
+
+def table_code(kind):
+    """The modules that `toponets.cli.tables` imports by name for a table kind (besides its own imports)."""
+    return [PRIOR_MODELS] if kind == "prior-models" else []
+
+
+def evals(analyses, ext, selected):
+    """The evaluation outputs results/eval/<analysis>/<model>/tau<tau>/seed<seed>.<ext> of the selected runs."""
+    return [path for analysis in analyses
+            for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", selected)]
+
+
+def selectivity_evals(kind):
+    """The selectivity CSVs of one kind (maps, ssim): of the mapped runs, and of their architectures untrained."""
+    return [*evals([f"selectivity_{kind}"], "csv", selectivity_runs()),
+            *evals([f"selectivity_untrained_{kind}"], "csv", untrained_runs())]
+
+
+FIGURE_CLI = assigned_literal(LIB / "cli" / "figure.py", "FIGURES")  # figure -> (its module, function)
+WITH_PUBLISHED = assigned_literal(LIB / "cli" / "figure.py", "WITH_PUBLISHED")  # figures drawing the prior models
+
+
+def figure_models(selection):
+    """The experiments a figure draws (figure_table.Figure.models), or [] for all of its tables'."""
+    if selection is None:
+        return []
+    if selection == "vision_pool":
+        return VISION_POOL
+    if selection == "selectivity":
+        return [r.model for r in selectivity_runs()[:1]]  # the paper shows ResNet-18
+    return sorted({r.model for r in LANGUAGE_RUNS if r.family == selection})
+
+
+def models_option(models):
+    """The CLIs' --models option: keep only these experiments (none: all)."""
+    return f"--models {' '.join(models)}" if models else ""
+
+
+def tables(*names):
+    """The paths of tidy tables (TABLES names, rules/figures.smk)."""
+    return [table_path(name) for name in names]
+
+
+def figure_targets(*names):
+    """The outputs of figures (figure_table names)."""
+    return [path for name in names for path in figure_outputs(FIGURE_TABLE[name].stem)]
+
+
 def evaluated(analysis, selected):
     """Whether any of the `selected` runs is evaluated by `analysis` (experiments[].evaluate): an analysis
     that no run evaluates plans no table or figure."""
@@ -455,53 +514,34 @@ def evaluated(analysis, selected):
 
 def all_targets():
     """Every table and figure the implemented stages produce for this config."""
-    targets = ["results/tables/training.csv"] if TRAINED_RUNS else []
+    targets = tables("training") if TRAINED_RUNS else []
     if VISION_RUNS:
-        targets += [
-            "results/tables/vision_metrics.csv",
-            "results/tables/smoothness_layers.csv",
-            "results/tables/smoothness_curves.csv",
-            "results/tables/dimensionality_correlations.csv",
-            *figure_outputs("fig2a_topography_vs_accuracy"),
-            *figure_outputs("fig3_dimensionality"),
-            *figure_outputs("fig7_correlation_vs_distance"),
-        ]
+        targets += tables("vision_metrics", "smoothness_layers", "smoothness_curves", "dimensionality_correlations")
+        targets += figure_targets("fig2a", "fig3", "fig7")
     if evaluated("pruning", RUNS):
-        targets += ["results/tables/pruning_curves.csv", *figure_outputs("fig4a_pruning")]
+        targets += [*tables("pruning_curves"), *figure_targets("fig4a")]
     if config["evaluation"]["unit_voxel"]["neural"] and evaluated("unit_voxel", VISION_RUNS):
-        targets.append("results/tables/unit_voxel.csv")
+        targets += tables("unit_voxel")
     if config["evaluation"]["brainscore"]["benchmarks"] and evaluated("brainscore", VISION_RUNS):
-        targets += ["results/tables/brainscore.csv", "results/tables/brainscore_regions.csv"]
+        targets += tables("brainscore", "brainscore_regions")
     if "stimuli" in config["data"] and evaluated("selectivity", selectivity_runs()):
-        targets += ["results/tables/selectivity_ssim.csv", *figure_outputs("fig5a_selectivity_maps")]
+        targets += [*tables("selectivity_ssim"), *figure_targets("fig5a")]
     if LANGUAGE_RUNS:
-        targets += [
-            "results/tables/language_metrics.csv",
-            "results/tables/blimp_paradigms.csv",
-            "results/tables/language_dimensionality_correlations.csv",
-            "results/tables/smoothness_curves.csv",
-            *figure_outputs("fig2b_topography_vs_blimp"),
-            *figure_outputs("fig9_dimensionality_vs_perplexity"),
-            *figure_outputs("fig7_correlation_vs_distance"),
-        ]
+        targets += tables("language_metrics", "blimp_paradigms", "language_dimensionality_correlations",
+                          "smoothness_curves")
+        targets += figure_targets("fig2b", "fig9", "fig7")
         downsampled = {r.family for r in LANGUAGE_RUNS if r.evaluated_by("downsampling")}
-        targets += ["results/tables/downsampling_curves.csv"] if downsampled else []
-        targets += figure_outputs("fig4b_downsampling_gpt_neo") if "gpt_neo" in downsampled else []
-        targets += figure_outputs("fig10_downsampling_nanogpt") if "nanogpt" in downsampled else []
+        targets += tables("downsampling_curves") if downsampled else []
+        targets += figure_targets("fig4b") if "gpt_neo" in downsampled else []
+        targets += figure_targets("fig10") if "nanogpt" in downsampled else []
         # BLiMP against training tokens: trained runs only (a published checkpoint has no training log)
         trained = {r.family for r in TRAINED_RUNS}
-        targets += figure_outputs("fig6_tokens_vs_blimp") if "nanogpt" in trained else []
+        targets += figure_targets("fig6") if "nanogpt" in trained else []
         if evaluated("lora", lora_runs()):
-            targets += ["results/tables/lora_deltas.csv", *figure_outputs("fig11_lora_curves"),
-                        *figure_outputs("fig12_lora_deltas")]
+            targets += [*tables("lora_deltas"), *figure_targets("fig11", "fig12")]
         if "brown" in config["data"] and evaluated("integration_windows", LANGUAGE_RUNS):
-            targets += [
-                "results/tables/integration_windows.csv",
-                "results/tables/integration_window_units.csv",
-                "results/tables/integration_window_curves.csv",
-                *figure_outputs("fig5b_integration_windows"),
-                *figure_outputs("fig8_integration_windows_all_layers"),
-            ]
+            targets += tables("integration_windows", "integration_window_units", "integration_window_curves")
+            targets += figure_targets("fig5b", "fig8")
     targets += ["results/tables/paper_vs_run.csv", "results/report/paper_vs_run"]
     return list(dict.fromkeys(targets))
 

@@ -1,385 +1,81 @@
-# Tidy tables (results/tables) and the paper's figures (results/figures) built only from them.
-rule table_training:
-    input:
-        logs=per_run("results/train/{model}/tau{tau}/seed{seed}/metrics.jsonl", TRAINED_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/training.csv",
-    log:
-        "results/logs/tables/training.log",
-    benchmark:
-        "results/benchmarks/tables/training.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables training --out {output:q} {input.logs:q} > {log:q} 2>&1"
+# Tidy tables (results/tables) and the paper's figures (results/figures) built only from them: one rule per
+# kind, a job per row of the tables below (tables: TABLES; figures: toponets.figure_table, read by tests too).
+# They read a few small files: on a cluster they run on the submit host (localrule).
+
+# name -> (the `toponets.cli.tables` kind and options, its inputs): job table_<name>, results/tables/<name>.csv
+TABLES = {
+    "training": ("training", per_run("results/train/{model}/tau{tau}/seed{seed}/metrics.jsonl", TRAINED_RUNS)),
+    "vision_metrics": ("metrics", evals(["accuracy", "smoothness", "dimensionality"], "json", VISION_RUNS)),
+    "smoothness_layers": ("per-layer --metric smoothness", evals(["smoothness"], "json", RUNS)),
+    "smoothness_curves": ("curves", evals(["smoothness"], "csv", RUNS)),
+    "pruning_curves": ("curves", evals(["pruning"], "csv", RUNS)),
+    "language_metrics": ("metrics", evals(["lm_loss", "blimp", "smoothness", "dimensionality"], "json", LANGUAGE_RUNS)),
+    "downsampling_curves": ("curves", evals(["downsampling"], "csv", LANGUAGE_RUNS)),
+    "blimp_paradigms": ("curves", evals(["blimp"], "csv", LANGUAGE_RUNS)),
+    "unit_voxel": ("metrics", evals(["unit_voxel"], "json", VISION_RUNS)),
+    "brainscore": ("metrics", evals(["brainscore"], "json", VISION_RUNS)),
+    "integration_windows": ("metrics", evals(["integration_windows"], "json", LANGUAGE_RUNS)),
+    "integration_window_units": ("curves", evals(["integration_windows"], "csv", LANGUAGE_RUNS)),
+    "integration_window_curves": ("curves", evals(["integration_curves"], "csv", LANGUAGE_RUNS)),
+    "selectivity_maps": ("curves", selectivity_evals("maps")),
+    "selectivity_ssim": ("curves", selectivity_evals("ssim")),
+    "lora_curves": ("curves", lora_outputs("csv")),
+    "prior_models": ("prior-models", [PAPER_NUMBERS]),
+    # from other tables
+    "dimensionality_correlations": (f"correlations --performance top1 {models_option(VISION_POOL)}",
+                                    tables("vision_metrics")),
+    "language_dimensionality_correlations": ("correlations --performance perplexity", tables("language_metrics")),
+    "lora_deltas": ("lora-deltas", tables("lora_curves")),
+    "brainscore_regions": ("regions", tables("brainscore")),
+}
+
+for table_name, (table_kind, table_inputs) in TABLES.items():
+
+    rule:
+        name: f"table_{table_name}"
+        localrule: True
+        input:
+            tables=table_inputs,
+            code=code_of("toponets.cli.tables", *table_code(table_kind)),
+        output:
+            table_output(table_name),
+        params:
+            kind=table_kind,
+        log:
+            f"results/logs/tables/{table_name}.log",
+        benchmark:
+            f"results/benchmarks/tables/{table_name}.tsv"
+        resources:
+            **rule_resources("light"),
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m toponets.cli.tables {params.kind} --out {output:q} {input.tables:q} > {log:q} 2>&1"
 
 
-rule table_vision_metrics:
-    input:
-        evals=[
-            path
-            for analysis in ("accuracy", "smoothness", "dimensionality")
-            for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.json", VISION_RUNS)
-        ],
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/vision_metrics.csv",
-    log:
-        "results/logs/tables/vision_metrics.log",
-    benchmark:
-        "results/benchmarks/tables/vision_metrics.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables metrics --out {output:q} {input.evals:q} > {log:q} 2>&1"
+for figure_name, figure in FIGURE_TABLE.items():
 
-
-rule table_smoothness_layers:
-    input:
-        evals=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.json", RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/smoothness_layers.csv",
-    log:
-        "results/logs/tables/smoothness_layers.log",
-    benchmark:
-        "results/benchmarks/tables/smoothness_layers.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables per-layer --metric smoothness --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-rule table_smoothness_curves:
-    input:
-        curves=per_run("results/eval/smoothness/{model}/tau{tau}/seed{seed}.csv", RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/smoothness_curves.csv",
-    log:
-        "results/logs/tables/smoothness_curves.log",
-    benchmark:
-        "results/benchmarks/tables/smoothness_curves.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables curves --out {output:q} {input.curves:q} > {log:q} 2>&1"
-
-
-rule table_prior_models:
-    input:
-        numbers=PAPER_NUMBERS,
-        code=code_of("toponets.cli.tables", "toponets.paper_comparison"),
-    output:
-        "results/tables/prior_models.csv",
-    log:
-        "results/logs/tables/prior_models.log",
-    benchmark:
-        "results/benchmarks/tables/prior_models.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables prior-models --out {output:q} {input.numbers:q} > {log:q} 2>&1"
-
-
-rule fig2a:
-    input:
-        table="results/tables/vision_metrics.csv",
-        published="results/tables/prior_models.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig2a"),
-    output:
-        reported_figure("fig2a_topography_vs_accuracy"),
-    log:
-        "results/logs/figures/fig2a.log",
-    benchmark:
-        "results/benchmarks/figures/fig2a.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig2a --table {input.table:q} --published {input.published:q} --out {output:q} "
-        "> {log:q} 2>&1"
-
-
-
-rule fig7:
-    input:
-        table="results/tables/smoothness_curves.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig7"),
-    output:
-        reported_figure("fig7_correlation_vs_distance"),
-    log:
-        "results/logs/figures/fig7.log",
-    benchmark:
-        "results/benchmarks/figures/fig7.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig7 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule table_pruning_curves:
-    input:
-        curves=per_run("results/eval/pruning/{model}/tau{tau}/seed{seed}.csv", RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/pruning_curves.csv",
-    log:
-        "results/logs/tables/pruning_curves.log",
-    benchmark:
-        "results/benchmarks/tables/pruning_curves.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables curves --out {output:q} {input.curves:q} > {log:q} 2>&1"
-
-
-rule table_dimensionality_correlations:
-    input:
-        table="results/tables/vision_metrics.csv",
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/dimensionality_correlations.csv",
-    params:
-        pool=f"--models {' '.join(VISION_POOL)}" if VISION_POOL else "",
-    log:
-        "results/logs/tables/dimensionality_correlations.log",
-    benchmark:
-        "results/benchmarks/tables/dimensionality_correlations.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables correlations --performance top1 {params.pool} --out {output:q} "
-        "{input.table:q} > {log:q} 2>&1"
-
-
-rule fig3:
-    input:
-        table="results/tables/vision_metrics.csv",
-        published="results/tables/prior_models.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig3"),
-    output:
-        reported_figure("fig3_dimensionality"),
-    params:
-        pool=f"--models {' '.join(VISION_POOL)}" if VISION_POOL else "",
-    log:
-        "results/logs/figures/fig3.log",
-    benchmark:
-        "results/benchmarks/figures/fig3.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig3 --table {input.table:q} {params.pool} --published {input.published:q} "
-        "--out {output:q} > {log:q} 2>&1"
-
-
-rule fig4a:
-    input:
-        table="results/tables/pruning_curves.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig4a"),
-    output:
-        reported_figure("fig4a_pruning"),
-    log:
-        "results/logs/figures/fig4a.log",
-    benchmark:
-        "results/benchmarks/figures/fig4a.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig4a --table {input.table:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule table_language_metrics:
-    input:
-        evals=[
-            path
-            for analysis in ("lm_loss", "blimp", "smoothness", "dimensionality")
-            for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.json", LANGUAGE_RUNS)
-        ],
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/language_metrics.csv",
-    log:
-        "results/logs/tables/language_metrics.log",
-    benchmark:
-        "results/benchmarks/tables/language_metrics.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables metrics --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-rule table_downsampling_curves:
-    input:
-        evals=per_run("results/eval/downsampling/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/downsampling_curves.csv",
-    log:
-        "results/logs/tables/downsampling_curves.log",
-    benchmark:
-        "results/benchmarks/tables/downsampling_curves.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables curves --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-rule table_blimp_paradigms:
-    input:
-        evals=per_run("results/eval/blimp/{model}/tau{tau}/seed{seed}.csv", LANGUAGE_RUNS),
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/blimp_paradigms.csv",
-    log:
-        "results/logs/tables/blimp_paradigms.log",
-    benchmark:
-        "results/benchmarks/tables/blimp_paradigms.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables curves --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-rule table_language_dimensionality_correlations:
-    input:
-        evals="results/tables/language_metrics.csv",
-        code=code_of("toponets.cli.tables"),
-    output:
-        "results/tables/language_dimensionality_correlations.csv",
-    log:
-        "results/logs/tables/language_dimensionality_correlations.log",
-    benchmark:
-        "results/benchmarks/tables/language_dimensionality_correlations.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.tables correlations --performance perplexity --out {output:q} {input.evals:q} > {log:q} 2>&1"
-
-
-rule fig2b:
-    input:
-        table="results/tables/language_metrics.csv",
-        published="results/tables/prior_models.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig2a"),
-    output:
-        reported_figure("fig2b_topography_vs_blimp"),
-    log:
-        "results/logs/figures/fig2b.log",
-    benchmark:
-        "results/benchmarks/figures/fig2b.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig2b --table {input.table:q} --published {input.published:q} --out {output:q} "
-        "> {log:q} 2>&1"
-
-
-rule fig4b:
-    input:
-        table="results/tables/downsampling_curves.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig4b"),
-    output:
-        reported_figure("fig4b_downsampling_gpt_neo"),
-    params:
-        models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "gpt_neo"})),
-    log:
-        "results/logs/figures/fig4b.log",
-    benchmark:
-        "results/benchmarks/figures/fig4b.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig4b --table {input.table:q} --models {params.models} --out {output:q} > {log:q} 2>&1"
-
-
-rule fig9:
-    input:
-        table="results/tables/language_metrics.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig3"),
-    output:
-        reported_figure("fig9_dimensionality_vs_perplexity"),
-    log:
-        "results/logs/figures/fig9.log",
-    benchmark:
-        "results/benchmarks/figures/fig9.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig9 --table {input.table:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule fig10:
-    input:
-        table="results/tables/downsampling_curves.csv",
-        code=code_of("toponets.cli.figure", "toponets.figures.fig4b"),
-    output:
-        reported_figure("fig10_downsampling_nanogpt"),
-    params:
-        models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "nanogpt"})),
-    log:
-        "results/logs/figures/fig10.log",
-    benchmark:
-        "results/benchmarks/figures/fig10.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig10 --table {input.table:q} --models {params.models} --out {output:q} > {log:q} 2>&1"
-
-
-rule fig6:
-    input:
-        tables=["results/tables/training.csv", "results/tables/language_metrics.csv"],
-        code=code_of("toponets.cli.figure", "toponets.figures.fig6"),
-    output:
-        reported_figure("fig6_tokens_vs_blimp"),
-    params:
-        models=lambda w: " ".join(sorted({r.model for r in LANGUAGE_RUNS if r.family == "nanogpt"})),
-    log:
-        "results/logs/figures/fig6.log",
-    benchmark:
-        "results/benchmarks/figures/fig6.tsv"
-    resources:
-        **rule_resources("light"),
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m toponets.cli.figure fig6 --table {input.tables:q} --models {params.models} --out {output:q} > {log:q} 2>&1"
+    rule:
+        name: figure_name
+        localrule: True
+        input:
+            tables=tables(*figure.tables),
+            published=tables("prior_models") if figure_name in WITH_PUBLISHED else [],
+            code=code_of("toponets.cli.figure", FIGURE_CLI[figure_name][0]),
+        output:
+            reported_figure(figure.stem),
+        params:
+            figure=figure_name,
+            models=models_option(figure_models(figure.models)),
+            published="--published" if figure_name in WITH_PUBLISHED else "",
+        log:
+            f"results/logs/figures/{figure_name}.log",
+        benchmark:
+            f"results/benchmarks/figures/{figure_name}.tsv"
+        resources:
+            **rule_resources("light"),
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m toponets.cli.figure {params.figure} --table {input.tables:q} {params.models} "
+            "{params.published} {input.published:q} --out {output:q} > {log:q} 2>&1"

@@ -1,6 +1,8 @@
 # The paper's numbers next to this run's, for `snakemake --report`: one table for every paper item, and one
-# small table per item that the report shows beside the item's figure.
+# small table per item that the report shows beside the item's figure. It reads small files: on a cluster it
+# runs on the submit host (localrule), as the tables and figures do.
 rule paper_comparison:
+    localrule: True
     input:
         tables=compared_tables(),
         numbers=PAPER_NUMBERS,

@@ -98,14 +98,14 @@ def copy_workflow(root):
 
 
 def dry_run_jobs(output: str) -> list[dict[str, str]]:
-    """The jobs of a dry run's output (with -p): each job's rule, input, reason, wildcards and shell command."""
+    """The jobs of a dry run's output (with -p): each job's rule, input, output, reason, wildcards and shell command."""
     jobs = []
     for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", output):
         rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
         if not rule:
             continue
-        job = {"rule": rule[1], "input": "", "reason": "", "wildcards": "", "shell": ""}
-        for key in ("input", "reason", "wildcards"):
+        job = {"rule": rule[1], "input": "", "output": "", "reason": "", "wildcards": "", "shell": ""}
+        for key in ("input", "output", "reason", "wildcards"):
             value = re.search(rf"^    {key}: (.*)$", block, re.M)
             job[key] = value[1] if value else ""
         shell = re.search(r"^Shell command: (.*)$", block, re.M)

@@ -9,11 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from toponets.cli.figure import FIGURES
 from toponets.cli.tables import PRIOR_MODELS
 from toponets.code_deps import assigned_literal, closure
+from toponets.figure_table import FIGURES as FIGURE_TABLE
+from toponets.model_spec import FAMILIES
 
 SRC = REPO / "src"
 CLIS = sorted(p.stem for p in (SRC / "toponets" / "cli").glob("*.py") if p.stem != "__init__")
@@ -93,12 +96,21 @@ def entry_modules(job) -> list[str]:
     return entries
 
 
-@pytest.mark.parametrize("preset", [[], ["--configfile", "config/paper.yaml"]], ids=["mini", "paper"])
-def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
-    fresh = copy_workflow(tmp_path / "workflow")
-    jobs = dry_run_jobs(snakemake(fresh, *preset, "-n", "--forceall", "-p").stdout)
+PRESETS = {"mini": "config.yaml", "paper": "config/paper.yaml"}
+
+
+@pytest.fixture(scope="module", params=PRESETS)
+def planned(request, tmp_path_factory, mirror):
+    """A fresh workflow copy, a preset's config and every job of its forced dry run."""
+    fresh = copy_workflow(tmp_path_factory.mktemp(request.param) / "workflow")
+    configfile = PRESETS[request.param]
+    jobs = dry_run_jobs(snakemake(fresh, "--configfile", configfile, "-n", "--forceall", "-p").stdout)
+    return fresh, yaml.safe_load((fresh / configfile).read_text()), jobs
+
+
+def test_every_job_lists_the_code_its_command_runs(planned):
+    fresh, _, jobs = planned
     lib = fresh / "src"
-    builders = assigned_literal(lib / "toponets" / "models" / "__init__.py", "BUILDERS")
     families = {}  # experiment -> family, from the --spec of its training or import job
     for job in jobs:
         spec = re.search(r"--spec ('[^']*')", job["shell"])
@@ -114,8 +126,20 @@ def test_every_job_lists_the_code_its_command_runs(tmp_path, mirror, preset):
         expected = set(closure(entries, lib))
         model = re.search(r"\bmodel=([\w-]+)", job["wildcards"])
         if model:  # a job of one run: its model's builder, which models.build imports by a computed name
-            expected |= set(closure([f"toponets.models.{builders[families[model[1]]][0]}"], lib))
+            expected |= set(closure([f"toponets.models.{FAMILIES[families[model[1]]].module}"], lib))
         assert code == expected, (job["rule"], job["wildcards"], names(code ^ expected, lib))
         covered.add(job["rule"])
     runs_toponets = {job["rule"] for job in jobs if entry_modules(job)}
     assert runs_toponets - EXEMPT == covered and "train" in covered and "fig7" in covered
+
+
+def test_every_figure_of_the_table_and_every_table_is_planned_with_its_outputs(planned):
+    fresh, config, jobs = planned
+    schema = yaml.safe_load((fresh / "schemas" / "config.schema.yaml").read_text())["properties"]["figures"]
+    formats = config.get("figures", {}).get("formats", schema["properties"]["formats"]["default"])
+    outputs = {job["rule"]: set(job["output"].split(", ")) for job in jobs}
+    for name, figure in FIGURE_TABLE.items():
+        assert outputs[name] == {f"results/figures/{figure.stem}.{fmt}" for fmt in formats}
+    tables = {rule.removeprefix("table_") for rule in outputs if rule.startswith("table_")}
+    assert all(outputs[f"table_{name}"] == {f"results/tables/{name}.csv"} for name in tables)
+    assert {"training", "prior_models", "vision_metrics", "brainscore_regions", "selectivity_maps"} <= tables

@@ -13,7 +13,7 @@ from conftest import REPO
 from toponets.experiments import check_config, data_sources, find_run, missing_paths, runs, tau_label
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
-PRESETS = ["config.yaml", "config/smoke.yaml", "config/paper.yaml"]
+PRESETS = ["config.yaml", "config/smoke.yaml", "config/small.yaml", "config/paper.yaml"]
 
 
 def load(preset):
@@ -68,6 +68,16 @@ def test_runs_and_labels():
     assert tau_label(50.0) == "50" and tau_label(0.5) == "0.5"
     with pytest.raises(KeyError, match="no run model=r tau=3"):
         find_run(config, "r", "3", "0")
+
+
+def test_replicates_train_their_taus_with_their_seeds():
+    """Issue "the small preset": at least two seeds for the baseline and the largest tau, one for the others."""
+    config = {"seeds": [0], "experiments": [{"name": "r", "family": "resnet18", "taus": [0, 5, 50],
+                                             "replicates": {"taus": [0, 50.0], "seeds": [0, 1]}}]}
+    assert [(r.tau_label, r.seed) for r in runs(config)] == [("0", 0), ("0", 1), ("5", 0), ("50", 0), ("50", 1)]
+    config["experiments"][0]["replicates"]["taus"] = [10]
+    with pytest.raises(ValueError, match=r"experiments\[r\].replicates: tau 10 is not one of its taus"):
+        check_config({**config, "data": {}})
 
 
 def _bad(mutate):

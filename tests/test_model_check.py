@@ -15,7 +15,7 @@ def experiment(**changes):
 
 
 def test_presets_models_pass():
-    for preset in ("config.yaml", "config/smoke.yaml", "config/paper.yaml"):
+    for preset in ("config.yaml", "config/smoke.yaml", "config/small.yaml", "config/paper.yaml"):
         check_models(yaml.safe_load((REPO / preset).read_text())["experiments"])
 
 

@@ -11,7 +11,8 @@ import pytest
 from toponets.cli import figure
 from toponets.figures import fig3, fig4a, fig4b, fig7, style
 from toponets.figures.fig2a import pareto_front, plot
-from toponets.tables import curves_table, metrics_table, per_layer_table, region_table, run_of, wide_metrics
+from toponets.tables import curves_table, metrics_table, per_layer_table, region_table, run_of
+from toponets.tidy import mean_profiles, wide_metrics
 
 
 def test_pareto_front_of_known_points():
@@ -103,7 +104,7 @@ def test_fig7_averages_layers_and_seeds_per_distance(tmp_path):
          for d, r in ((0.5, 0.6 + shift), (1.5, None if layer == "b" else 0.1), (2.5, 0.0))],
         columns=["model", "tau", "seed", "layer", "distance", "r", "pairs"],
     )
-    profiles = fig7.mean_profiles(curves)
+    profiles = mean_profiles(curves)
     assert profiles.distance.tolist() == [0.2, 0.6, 1.0]  # bin centres over the largest one
     assert profiles.r.round(6).tolist() == [0.7, 0.1, 0.0]  # the empty bin of layer b is left out
     fig7.plot(curves, [tmp_path / "f.png"])

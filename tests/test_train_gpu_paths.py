@@ -17,6 +17,7 @@ from test_train_vision import TINY_RECIPE, write_images
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from toponets.data import images
+from toponets.device import to_device
 from toponets.models import build
 from toponets.train import common, language, vision
 from toponets.train.common import read_metrics
@@ -131,10 +132,10 @@ def test_copies_to_cuda_are_pinned_and_non_blocking():
             calls.append((device, kwargs))
             return self
 
-    common.to_device(Recorder(), CUDA, memory_format=torch.channels_last)
+    to_device(Recorder(), CUDA, memory_format=torch.channels_last)
     assert calls == ["pin_memory", (CUDA, {"non_blocking": True, "memory_format": torch.channels_last})]
     x = torch.arange(3)
-    assert common.to_device(x, torch.device("cpu")) is x
+    assert to_device(x, torch.device("cpu")) is x
 
 
 def test_image_loader_pins_memory_on_cuda(tmp_path, monkeypatch):

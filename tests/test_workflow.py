@@ -262,6 +262,21 @@ def test_slurm_profile_plans_the_paper_preset(tmp_path, mirror):
     assert all("torchrun --standalone --nproc-per-node=8 -m toponets.cli.train_" in b for b in multi)
 
 
+def test_small_preset_plans_its_full_grid(fresh_copy):
+    """The small preset (issue: "the small preset"): ResNet-18 at the paper's width over taus 0-50, GPT-Neo and
+    NanoGPT, the baseline and the largest tau of each trained with two seeds; every run evaluated."""
+    out = snakemake(fresh_copy, "--configfile", "config/small.yaml", "-n", "-p").stdout
+    trained = {tuple(job["wildcards"].split(", ")) for job in dry_run_jobs(out) if job["rule"] == "train"}
+    expected = {(model, tau, seed) for model, taus in (("resnet18", (0, 1, 5, 10, 50)), ("gpt_neo", (0, 5, 50)),
+                                                       ("nanogpt", (0, 1, 50)))
+                for tau in taus for seed in ((0, 1) if tau in (0, 50) else (0,))}
+    assert trained == {(f"model={m}", f"tau={t}", f"seed={s}") for m, t, s in expected}
+    jobs = planned_jobs(out)
+    assert jobs["accuracy"] == 7 and jobs["pruning"] == 7 + 5 and jobs["downsampling"] == 10
+    assert jobs["selectivity"] == 7 + 2  # and the untrained ResNet-18 of each seed
+    assert jobs["lora"] == 5 * 2  # NanoGPT tau 0 (2 seeds), 1, 50 (2 seeds) on two corpora
+
+
 def test_bad_config_stops_before_any_job(tmp_path, mirror):
     workflow_copy = copy_workflow(tmp_path / "workflow")
     config = yaml.safe_load((workflow_copy / "config" / "smoke.yaml").read_text())
@@ -340,6 +355,7 @@ def test_an_analysis_no_run_evaluates_plans_no_table(tmp_path, fresh_copy):
     path.write_text(yaml.safe_dump(config))
     result = snakemake(fresh_copy, "--configfile", str(path), "-n")
     jobs = planned_jobs(result.stdout)
-    brain = {"table_selectivity", "fig5a", "table_unit_voxel", "table_brainscore", "table_integration_windows",
-             "fig5b", "table_lora_curves", "fig11", "table_pruning_curves", "fig4a", "table_downsampling_curves"}
+    brain = {"table_selectivity_maps", "table_selectivity_ssim", "fig5a", "table_unit_voxel", "table_brainscore",
+             "table_integration_windows", "fig5b", "table_lora_curves", "fig11", "table_pruning_curves", "fig4a",
+             "table_downsampling_curves"}
     assert brain & set(jobs) == set() and jobs["table_vision_metrics"] == 1

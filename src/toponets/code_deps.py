@@ -89,7 +89,7 @@ def closure(entries: list[str] | tuple[str, ...], root: Path, top: str = "topone
 
 def assigned_literal(path: Path, variable: str):
     """The literal value assigned to module-level `variable` in `path` (a registry read without importing
-    its module, e.g. the model builders, whose module imports torch)."""
+    its module, e.g. the figure registry of cli/figure.py, which imports pandas)."""
     for node in ast.parse(Path(path).read_text()).body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == variable for t in targets):

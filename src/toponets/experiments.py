@@ -15,13 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.sources import missing_mirror
-
-KIND = {"resnet18": "vision", "resnet50": "vision", "vit_b_32": "vision", "gpt_neo": "language", "nanogpt": "language",
-        "tdann": "vision"}
-
-
-IMPORTED_ONLY = ("tdann",)  # families never trained here: their runs are their authors' checkpoints
-NO_CLASSIFIER = ("tdann",)  # self-supervised families: their top-1 is a linear readout's (cli/linear_readout.py)
+from .model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT, IMPORTED_ONLY, KIND
 
 
 def tau_label(tau: float) -> str:
@@ -63,8 +57,8 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
         "name": experiment["name"],
         "family": experiment["family"],
         "options": dict(experiment.get("options", {})),
-        "placement": experiment.get("placement", "paper"),
-        "factor": experiment.get("factor", 3.0),
+        "placement": experiment.get("placement", DEFAULT_PLACEMENT),
+        "factor": experiment.get("factor", DEFAULT_FACTOR),
         "tau": float(tau),
         "seed": int(seed),
         "recipe": {} if experiment["family"] in IMPORTED_ONLY else dict(experiment.get("recipe", {})),  # never trained
@@ -98,14 +92,18 @@ def runs(config: dict[str, Any]) -> list[Run]:
     """Every (experiment, tau, seed) of the config, in config order.
 
     A published checkpoint is one run, under the first seed of `seeds`, since the authors released one per tau.
+    An experiment's `replicates` ({taus, seeds}) trains those taus with those seeds instead of `seeds`.
     """
     grid = []
     for exp in config["experiments"]:
         evaluate = tuple(exp["evaluate"]) if exp.get("evaluate") is not None else None
+        replicates = exp.get("replicates") or {"taus": [], "seeds": []}
+        replicated = {tau_label(t) for t in replicates["taus"]}
         for tau in exp["taus"]:
             entry = published_entry(config, exp, tau)
             published, positions = (entry["source"], entry.get("positions")) if entry else (None, None)
-            seeds = config["seeds"][:1] if published else config["seeds"]
+            seeds = replicates["seeds"] if tau_label(tau) in replicated else config["seeds"]
+            seeds = seeds[:1] if published else seeds
             grid += [Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed), evaluate, published, positions)
                      for seed in seeds]
     return grid
@@ -122,7 +120,7 @@ def vision_pool(config: dict[str, Any]) -> list[str]:
     if chosen is not None:
         return list(chosen)
     return [exp["name"] for exp in config["experiments"]
-            if exp["family"] in POOLED_FAMILIES and exp.get("placement", "paper") == "paper"]
+            if exp["family"] in POOLED_FAMILIES and exp.get("placement", DEFAULT_PLACEMENT) == "paper"]
 
 
 def find_run(config: dict[str, Any], model: str, tau: str, seed: str | int) -> Run:
@@ -216,6 +214,9 @@ def check_config(config: dict[str, Any]) -> None:
         labels = [tau_label(t) for t in exp["taus"]]
         if len(set(labels)) != len(labels):
             raise ValueError(f"experiments[{exp['name']}].taus: repeated value in {exp['taus']}")
+        stray = sorted(set(tau_label(t) for t in (exp.get("replicates") or {}).get("taus", [])) - set(labels))
+        if stray:
+            raise ValueError(f"experiments[{exp['name']}].replicates: tau {stray[0]} is not one of its taus {exp['taus']}")
         published = [tau_label(entry["tau"]) for entry in exp.get("checkpoints", [])]
         strays = sorted(set(published) - set(labels)) + sorted({t for t in published if published.count(t) > 1})
         if strays:

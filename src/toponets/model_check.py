@@ -16,9 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT
+
 PACKAGE = Path(__file__).resolve().parent
 # The code whose behaviour the check covers: a change to any of it checks every model again.
-CHECKED_CODE = sorted([*(PACKAGE / "models").glob("*.py"), PACKAGE / "topoloss.py", PACKAGE / "sheet.py"])
+CHECKED_CODE = sorted([*(PACKAGE / "models").glob("*.py"),
+                       *(PACKAGE / name for name in ("model_spec.py", "topoloss.py", "sheet.py"))])
 
 
 def model_key(experiment: dict[str, Any]) -> dict[str, Any]:
@@ -26,8 +29,8 @@ def model_key(experiment: dict[str, Any]) -> dict[str, Any]:
     return {
         "family": experiment["family"],
         "options": experiment.get("options", {}),
-        "placement": experiment.get("placement", "paper"),
-        "factor": experiment.get("factor", 3.0),
+        "placement": experiment.get("placement", DEFAULT_PLACEMENT),
+        "factor": experiment.get("factor", DEFAULT_FACTOR),
     }
 
 

@@ -34,7 +34,7 @@ import yaml
 
 from .analysis.statistics import pearson
 from .experiments import tau_label
-from .figures.fig7 import mean_profiles
+from .tidy import mean_profiles
 
 COLUMNS = ["item", "quantity", "paper", "this_run", "note"]
 NOT_MEASURED = "not measured"

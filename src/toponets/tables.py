@@ -117,17 +117,6 @@ def region_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return wide[[r for r in BRAIN_REGIONS if r in wide.columns]].reset_index().rename_axis(columns=None)
 
 
-def wide_metrics(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One row per model x tau of a metrics table, a column per metric (mean over seeds)."""
-    wide = table[table.metric.isin(metrics)].pivot_table(
-        index=["model", "tau"], columns="metric", values="value", aggfunc="mean"
-    )
-    missing = set(metrics) - set(wide.columns)
-    if missing:
-        raise ValueError(f"metrics table lacks {sorted(missing)}; run the evaluations that produce them first")
-    return wide.reset_index().dropna()
-
-
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import layers_by_name
+from .model_spec import DEFAULT_FACTOR
 from .sheet import Sheet, sheet_for
 
 Factor = float | tuple[float, float]
@@ -137,7 +138,7 @@ class TopoLoss:
     The loss is always computed in float32 or wider, outside autocast.
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str], factor: Factor = 3.0):
+    def __init__(self, model: nn.Module, layers: Sequence[str], factor: Factor = DEFAULT_FACTOR):
         if isinstance(layers, str):
             raise ValueError("TopoLoss needs a list of layer names, not one string")
         pair = _factor_pair(factor)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..data.tokenizer import GPT2_EOS
-from ..train.language import logits_of
+from ..next_token import logits_of
 from .language import context_length
 
 # lm-eval's TaskConfig.target_delimiter, put before each choice of a multiple-choice task.

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..data.text import TokenShards
-from ..train.language import next_token_loss
+from ..next_token import next_token_loss
 from .downsampling import downsample_model, parameter_count
 
 WINDOW_SEED = 0

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..data.text import TokenShards
-from ..train.language import next_token_loss, step_generator
+from ..next_token import next_token_loss, step_generator
 from .language import windows_loss
 
 if TYPE_CHECKING:

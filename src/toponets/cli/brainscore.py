@@ -33,7 +33,7 @@ from pathlib import Path
 from .. import brainscore_model as bs
 from ..checkpoints import load_checkpoint
 from ..data.neural import load_allen
-from ..models import VISION
+from ..model_spec import VISION
 from . import eval_args, json_mapping
 
 

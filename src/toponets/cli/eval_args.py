@@ -26,7 +26,7 @@ from ..checkpoints import load_checkpoint
 from ..data.text import TokenShards
 from ..device import select_device
 from ..io import atomic_path
-from ..models import LANGUAGE
+from ..model_spec import LANGUAGE
 
 STIMULI = ("images", "text", "val-text")
 TEXT_SPLITS = {"text": "train", "val_text": "val"}  # stimulus argument -> split of the token shards it reads

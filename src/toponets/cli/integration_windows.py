@@ -49,7 +49,8 @@ from ..checkpoints import load_checkpoint
 from ..data.brown import read_brown
 from ..data.tokenizer import gpt2_tokenizer
 from ..device import select_device
-from ..models import LANGUAGE, topographic_layers
+from ..model_spec import LANGUAGE
+from ..models import topographic_layers
 from ..sheet import sheet_for
 from . import eval_args
 

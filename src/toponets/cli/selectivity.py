@@ -48,7 +48,8 @@ from ..checkpoints import load_checkpoint, read_meta
 from ..data.images import loader
 from ..data.stimuli import StimulusImages, selectivity_stimuli
 from ..device import select_device
-from ..models import VISION, build
+from ..model_spec import VISION
+from ..models import build
 from ..unit_positions import given_positions, layer_positions
 from . import eval_args
 

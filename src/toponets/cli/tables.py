@@ -25,12 +25,12 @@ from ..tables import (
     per_layer_table,
     region_table,
     training_table,
-    wide_metrics,
     write_csv,
 )
+from ..tidy import wide_metrics
 
-# prior-models's builder, imported only for that kind by a computed name: it imports the figures' plotting
-# stack, which the workflow then lists as code of the prior-models job only (code_of), not of every table.
+# prior-models's builder, imported only for that kind by a computed name: the workflow then lists the paper
+# comparison as code of the prior-models job only (code_of), so editing it reruns no other table.
 PRIOR_MODELS = "toponets.paper_comparison"
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..tables import wide_metrics
+from ..tidy import wide_metrics
 from . import published as prior
 from . import style
 

@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..analysis.statistics import pearson
-from ..tables import wide_metrics
+from ..tidy import wide_metrics
 from . import published as prior
 from . import style
 

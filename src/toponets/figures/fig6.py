@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import seaborn as sns
 
-from ..tables import wide_metrics
+from ..tidy import wide_metrics
 from . import style
 
 

@@ -16,14 +16,8 @@ from pathlib import Path
 import pandas as pd
 import seaborn as sns
 
+from ..tidy import mean_profiles
 from . import style
-
-
-def mean_profiles(curves: pd.DataFrame) -> pd.DataFrame:
-    """Mean r per model, tau and relative distance (over seeds and layers); empty bins dropped."""
-    curve = ["model", "tau", "seed", "layer"]
-    relative = curves.assign(distance=(curves.distance / curves.groupby(curve).distance.transform("max")).round(6))
-    return relative.dropna(subset=["r"]).groupby(["model", "tau", "distance"], as_index=False)["r"].mean()
 
 
 def plot(curves: pd.DataFrame, outputs: list[str | Path]) -> None:

@@ -1,7 +1,8 @@
 """Model zoo: one builder per family and the registry of topographic layers.
 
-`build(name, **options)` makes a fresh model; `topographic_layers(model,
-family, placement)` names the layers that get TopoLoss (METHODS §1.6).
+`build(name, **options)` makes a fresh model of a family of
+`toponets.model_spec.FAMILIES`; `topographic_layers(model, family,
+placement)` names the layers that get TopoLoss (METHODS §1.6).
 """
 
 from __future__ import annotations
@@ -11,19 +12,7 @@ import re
 
 from torch import nn
 
-# family -> (module, builder, leading arguments). Builders are imported on first use, so that a
-# language job never imports torchvision (whose import pulls in torch._dynamo: seconds per job).
-BUILDERS: dict[str, tuple[str, str, tuple]] = {
-    "resnet18": ("resnet", "build_resnet", (18,)),
-    "resnet50": ("resnet", "build_resnet", (50,)),
-    "vit_b_32": ("vit", "build_vit", ()),
-    "gpt_neo": ("gpt_neo", "build_gpt_neo", ()),
-    "nanogpt": ("nanogpt", "build_nanogpt", ()),
-    "tdann": ("tdann", "build_tdann", ()),  # Margalit et al. 2024, imported from its authors' files only
-}
-
-VISION = ("resnet18", "resnet50", "vit_b_32", "tdann")
-LANGUAGE = ("gpt_neo", "nanogpt")
+from ..model_spec import DEFAULT_PLACEMENT, FAMILIES
 
 # Which modules carry the loss, per family and placement, as full-name patterns.
 # ResNets: every conv of the residual blocks (BlurPool wraps some: the inner
@@ -42,18 +31,18 @@ _PATTERNS: dict[tuple[str, str], str] = {
 
 
 def build(name: str, **options) -> nn.Module:
-    """A freshly initialised model of family `name` (see `BUILDERS`)."""
-    if name not in BUILDERS:
-        raise ValueError(f"unknown model family '{name}'; choose one of {sorted(BUILDERS)}")
-    module, builder, args = BUILDERS[name]
-    build_model = getattr(importlib.import_module(f".{module}", __name__), builder)
+    """A freshly initialised model of family `name` (see `FAMILIES`)."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model family '{name}'; choose one of {sorted(FAMILIES)}")
+    family = FAMILIES[name]
+    build_model = getattr(importlib.import_module(f".{family.module}", __name__), family.builder)
     try:
-        return build_model(*args, **options)
+        return build_model(*family.args, **options)
     except TypeError as err:
         raise TypeError(f"bad options for model '{name}': {err}") from err
 
 
-def topographic_layers(model: nn.Module, family: str, placement: str = "paper") -> list[str]:
+def topographic_layers(model: nn.Module, family: str, placement: str = DEFAULT_PLACEMENT) -> list[str]:
     """Names of the Linear/Conv2d layers of `model` that get TopoLoss (or, for a model with given unit
     positions, its positioned layers), in module order."""
     if (family, placement) not in _PATTERNS:

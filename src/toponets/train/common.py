@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from ..checkpoints import load_refusal, save_checkpoint
 from ..io import atomic_path
+from ..model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT
 
 
 def seed_everything(seed: int) -> None:
@@ -263,7 +264,9 @@ def progress_bar(total: int, initial: int = 0, desc: str | None = None) -> tqdm:
     return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, mininterval=2.0, dynamic_ncols=True)
 
 
-SPEC_DEFAULTS: dict[str, Any] = {"options": {}, "placement": "paper", "factor": 3.0, "seed": 0, "recipe": {}}
+SPEC_DEFAULTS: dict[str, Any] = {
+    "options": {}, "placement": DEFAULT_PLACEMENT, "factor": DEFAULT_FACTOR, "seed": 0, "recipe": {},
+}
 
 
 def resolve_spec(spec: dict[str, Any], default_recipe: dict[str, Any], families: Iterable[str]) -> dict[str, Any]:
@@ -309,14 +312,6 @@ def cuda_settings(device: torch.device) -> None:
     torch.backends.cuda.matmul.fp32_precision = "tf32"
     torch.backends.cudnn.conv.fp32_precision = "tf32"
     torch.backends.cudnn.benchmark = True
-
-
-def to_device(tensor: torch.Tensor, device: torch.device, **kwargs) -> torch.Tensor:
-    """`tensor` on `device`; to CUDA from page-locked (pinned) memory with a non-blocking copy, so the
-    host goes on queueing work while it is copied."""
-    if device.type == "cuda" and not tensor.is_pinned():
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True, **kwargs)
 
 
 def use_amp(setting: bool | str, device: torch.device) -> bool:

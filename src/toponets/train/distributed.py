@@ -133,11 +133,6 @@ def sync_buffers(model: nn.Module, ctx: Context) -> None:
             buffer.copy_(value.view_as(buffer))
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP wrapper, or `model` itself."""
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def no_sync(model: nn.Module, active: bool = True) -> contextlib.AbstractContextManager:
     """Skip DDP's gradient all-reduce in this forward/backward when `active` (all micro-batches of a
     step but the last, whose backward then averages the accumulated gradients); a no-op without DDP."""

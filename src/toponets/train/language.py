@@ -29,12 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..models import LANGUAGE, build, topographic_layers
+from ..model_spec import LANGUAGE
+from ..models import build, topographic_layers
+from ..next_token import next_token_loss, step_generator
 from ..topoloss import TopoLoss
 from . import distributed
 from .common import (
@@ -50,7 +50,6 @@ from .common import (
     restore,
     seed_everything,
     sync_step,
-    to_device,
     use_amp,
     use_compile,
 )
@@ -138,29 +137,6 @@ def make_optimizer(model: nn.Module, recipe: dict[str, Any], device: torch.devic
     parameters, and a GradScaler-free bf16 step that never reads a value back to the host."""
     groups = param_groups(model, recipe["weight_decay"])
     return torch.optim.AdamW(groups, lr=0.0, betas=tuple(recipe["betas"]), fused=device.type == "cuda")
-
-
-def step_generator(seed: int, *key: int) -> torch.Generator:
-    """A CPU generator seeded from (seed, *key): the same key always draws the same batches."""
-    state = np.random.SeedSequence([seed, *key]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-
-
-def logits_of(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """Next-token logits of a HF causal LM (`.logits`, no key/value cache) or of a module returning them;
-    either may be in DDP."""
-    config = getattr(distributed.unwrap(model), "config", None)
-    if config is not None and hasattr(config, "use_cache"):
-        return model(input_ids=tokens, use_cache=False).logits
-    return model(tokens)
-
-
-def next_token_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, amp: bool):
-    """Mean cross-entropy of predicting `y` from `x`, under bf16 autocast when `amp`."""
-    x, y = to_device(x, device), to_device(y, device)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        logits = logits_of(model, x)
-    return F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
 
 
 def draw(data, recipe: dict[str, Any], seed: int, *key: int) -> tuple[torch.Tensor, torch.Tensor]:

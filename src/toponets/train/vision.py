@@ -58,6 +58,8 @@ from torchvision.transforms import AutoAugmentPolicy, v2
 
 from ..checkpoints import save_checkpoint
 from ..data.images import FolderLoader
+from ..device import to_device
+from ..model_spec import VISION
 from ..models import build, topographic_layers
 from ..topoloss import TopoLoss
 from . import distributed
@@ -74,7 +76,6 @@ from .common import (
     restore,
     seed_everything,
     sync_step,
-    to_device,
     use_amp,
     use_compile,
 )
@@ -152,8 +153,6 @@ DEFAULT_RECIPES: dict[str, dict[str, Any]] = {
     },
 }
 
-FAMILIES = tuple(DEFAULT_RECIPES)
-
 _CHOICES = {
     "optimizer": ("sgd", "adamw"),
     "schedule": ("cyclic", "cosine"),
@@ -172,7 +171,7 @@ RUNTIME_KEYS = ("checkpoint_every", "log_every", "num_workers", "val_batch_size"
 def resolve_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """`spec` with its family's default recipe filled in; unknown or inconsistent recipe values are errors."""
     # an unknown or missing family gets no defaults: common_resolve_spec rejects it first
-    resolved = common_resolve_spec(spec, DEFAULT_RECIPES.get(spec.get("family"), {}), FAMILIES)
+    resolved = common_resolve_spec(spec, DEFAULT_RECIPES.get(spec.get("family"), {}), VISION)
     recipe = resolved["recipe"]
     for key, allowed in _CHOICES.items():
         if recipe[key] not in allowed:

@@ -1,0 +1,27 @@
+"""Views of the workflow's tidy tables that the derived tables, the figures and the paper comparison share.
+
+Reshapes and means of a table already read, computed in one place so that a figure and the number the
+comparison prints from the same table agree; nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def wide_metrics(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One row per model x tau of a metrics table, a column per metric (mean over seeds)."""
+    wide = table[table.metric.isin(metrics)].pivot_table(
+        index=["model", "tau"], columns="metric", values="value", aggfunc="mean"
+    )
+    missing = set(metrics) - set(wide.columns)
+    if missing:
+        raise ValueError(f"metrics table lacks {sorted(missing)}; run the evaluations that produce them first")
+    return wide.reset_index().dropna()
+
+
+def mean_profiles(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean r per model, tau and relative distance (over seeds and layers); empty bins dropped."""
+    curve = ["model", "tau", "seed", "layer"]
+    relative = curves.assign(distance=(curves.distance / curves.groupby(curve).distance.transform("max")).round(6))
+    return relative.dropna(subset=["r"]).groupby(["model", "tau", "distance"], as_index=False)["r"].mean()
