@@ -298,7 +298,7 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
                 continue  # a path under results/ is made by a rule (the smoke preset's TDANN test files)
             if dataset == "positions":
                 problems[path] = (f"unit positions {path} do not exist; download TDANN's positions directory there "
-                                  "(README, 'Evaluating another topographic model')")
+                                  "(docs/other-models.md)")
             elif dataset.startswith("checkpoint-"):
                 problems[path] = (
                     f"published checkpoint {path} ({dataset}) does not exist; download the authors' file there "

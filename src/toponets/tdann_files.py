@@ -32,7 +32,7 @@ def read_trunk(path: str | Path) -> dict[str, torch.Tensor]:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"TDANN checkpoint {path} does not exist; download it (README, 'TDANN')")
+        raise FileNotFoundError(f"TDANN checkpoint {path} does not exist; download it (docs/other-models.md)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
@@ -53,7 +53,7 @@ def read_positions(directory: str | Path, image_size: int = 224) -> dict[str, np
     for block in BLOCKS:
         path = directory / f"{block}.npz"
         if not path.exists():
-            pickled = " (a .pkl is there: spacetorch's pickled form, which is not read; see README, 'TDANN')" \
+            pickled = " (a .pkl is there: spacetorch's pickled form, which is not read; see docs/other-models.md)" \
                 if (directory / f"{block}.pkl").exists() else ""
             raise FileNotFoundError(f"TDANN positions {path} do not exist{pickled}")
         with np.load(path, allow_pickle=False) as state:
