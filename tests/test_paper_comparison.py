@@ -11,6 +11,8 @@ from toponets.paper_comparison import (
     compare,
     count,
     num,
+    per_run,
+    series,
 )
 
 FAMILIES = {
@@ -430,3 +432,12 @@ def test_tdann_rows_say_this_run_where_the_run_has_tdann(tmp_path):
     assert _row(table, "Table 2", "tdann tau 0").paper == table_1.paper
     assert _row(table, "Unit-to-voxel (§3.4)", "r / noise ceiling (tdann)").this_run == "tdann tau 0: 0.500"
     assert not (table.this_run == NOT_REPORTED).any()
+
+
+def test_comparison_rows_give_the_mean_and_the_seed_spread():
+    """Issue "the small preset": comparison rows give mean and spread where a tau has several seeds."""
+    table = pd.DataFrame([("r", 0.0, 0, "top1", 0.30), ("r", 0.0, 1, "top1", 0.34), ("r", 5.0, 0, "top1", 0.2)],
+                         columns=["model", "tau", "seed", "metric", "value"])
+    runs = per_run(table, "top1")
+    assert runs.value.tolist() == pytest.approx([0.32, 0.2]) and runs.spread.iloc[0] == pytest.approx(0.02)
+    assert series("r", runs) == "r tau 0 / 5: 0.320 ± 0.020 / 0.200"

@@ -92,6 +92,23 @@ def test_fig2a_draws_a_run_without_top1_as_a_smoothness_line(tmp_path):
     assert (tmp_path / "fig.png").stat().st_size > 1000
 
 
+def test_seed_ranges_go_with_the_mean_and_are_drawn_where_a_point_has_seeds():
+    """Issue "the small preset": every figure shows the seed spread where a point has more than one seed."""
+    table = pd.DataFrame(
+        [("resnet18", t, seed, m, v) for t, seed, a, s in [(0, 0, 0.6, 0.1), (0, 1, 0.5, 0.3), (50, 0, 0.4, 0.5)]
+         for m, v in [("top1", a), ("smoothness", s)]],
+        columns=["model", "tau", "seed", "metric", "value"],
+    )
+    wide = wide_metrics(table, ["top1", "smoothness"]).set_index("tau")
+    assert wide.loc[0.0, ["top1", "top1_low", "top1_high", "seeds"]].tolist() == pytest.approx([0.55, 0.5, 0.6, 2])
+    assert wide.loc[50.0, ["smoothness_low", "smoothness_high", "seeds"]].tolist() == [0.5, 0.5, 1]
+    fig, ax = plt.subplots()
+    style.seed_ranges(ax, wide.reset_index(), "smoothness", "top1")
+    [bars] = ax.containers  # one errorbar container, for the one point of two seeds
+    assert len(bars.lines[2][0].get_segments()) == 1
+    plt.close(fig)
+
+
 def test_fig2a_explains_missing_metrics():
     table = pd.DataFrame([("m", 0.0, 0, "top1", 0.5)], columns=["model", "tau", "seed", "metric", "value"])
     with pytest.raises(ValueError, match=r"lacks \['smoothness'\]"):

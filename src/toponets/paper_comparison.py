@@ -155,20 +155,28 @@ def count(n: float, digits: int = 3) -> str:
 
 
 def series(label: str, runs: pd.DataFrame, value: str = "value", fmt: Callable[[float], str] = num) -> str:
-    """'label tau 0 / 1: a / b' over the rows of `runs` (one per tau), ordered by tau."""
+    """'label tau 0 / 1: a / b' over the rows of `runs` (one per tau), ordered by tau; a value of several seeds
+    (`per_run`'s `spread` column) is 'mean ± half its seed range'."""
     runs = runs.sort_values("tau")
     taus = " / ".join(tau_label(t) for t in runs.tau)
-    return f"{label} tau {taus}: " + " / ".join(fmt(v) for v in runs[value])
+    spreads = runs["spread"] if "spread" in runs and value == "value" else [float("nan")] * len(runs)
+    values = [fmt(v) + (f" ± {num(d, 2)}" if d == d else "") for v, d in zip(runs[value], spreads)]
+    return f"{label} tau {taus}: " + " / ".join(values)
 
 
 # ---------------------------------------------------------------- table helpers
 
 
 def per_run(table: pd.DataFrame, metric: str | None = None, value: str = "value") -> pd.DataFrame:
-    """Mean of `value` over seeds per model x tau, for one `metric` of a tidy metrics table (or all rows)."""
+    """Mean of `value` over seeds per model x tau, for one `metric` of a tidy metrics table (or all rows);
+    `spread`, half the range over seeds, where a model x tau has more than one seed (else NaN)."""
     if metric is not None:
         table = table[table.metric == metric]
-    return table.groupby(["model", "tau"], as_index=False)[value].mean().sort_values(["model", "tau"])
+    groups = table.groupby(["model", "tau"])[value]
+    means = groups.mean().rename(value).to_frame()
+    seeds = table.groupby(["model", "tau"]).seed.nunique() if "seed" in table else groups.size() * 0 + 1
+    means["spread"] = ((groups.max() - groups.min()) / 2).where(seeds > 1)
+    return means.reset_index().sort_values(["model", "tau"])
 
 
 def of(table: pd.DataFrame, experiment: str) -> pd.DataFrame:
@@ -270,9 +278,9 @@ def _vision_smoothness(tables: Tables, wide: pd.DataFrame) -> pd.DataFrame:
     if wide.smoothness.notna().any() or not tables.has("smoothness_layers.csv"):
         return wide
     layers = tables.get("smoothness_layers.csv", ("model", "tau", "smoothness"))
-    means = per_run(layers, value="smoothness")
+    means = per_run(layers, value="smoothness").drop(columns="spread")
     if "smoothness_floor" in layers.columns:
-        means = means.merge(per_run(layers, value="smoothness_floor"), on=["model", "tau"])
+        means = means.merge(per_run(layers, value="smoothness_floor").drop(columns="spread"), on=["model", "tau"])
     return wide.drop(columns=["smoothness", "smoothness_floor"]).merge(means, on=["model", "tau"], how="left")
 
 
@@ -495,6 +503,7 @@ def figure_6(tables: Tables) -> list[Measured]:
         return []
     runs = (
         per_run(training, "tokens")
+        .drop(columns="spread")
         .rename(columns={"value": "tokens"})
         .merge(per_run(language, "blimp"), on=["model", "tau"])
     )

@@ -10,14 +10,20 @@ import pandas as pd
 
 
 def wide_metrics(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """One row per model x tau of a metrics table, a column per metric (mean over seeds)."""
-    wide = table[table.metric.isin(metrics)].pivot_table(
-        index=["model", "tau"], columns="metric", values="value", aggfunc="mean"
-    )
+    """One row per model x tau of a metrics table, a column per metric (mean over seeds), with the seed range
+    of each metric (`<metric>_low`, `<metric>_high`: min and max over seeds) and the number of `seeds`."""
+    rows = table[table.metric.isin(metrics)]
+    wide = rows.pivot_table(index=["model", "tau"], columns="metric", values="value", aggfunc="mean")
     missing = set(metrics) - set(wide.columns)
     if missing:
         raise ValueError(f"metrics table lacks {sorted(missing)}; run the evaluations that produce them first")
-    return wide.reset_index().dropna()
+    wide = wide[metrics].dropna()
+    for bound, how in (("low", "min"), ("high", "max")):
+        ranges = rows.pivot_table(index=["model", "tau"], columns="metric", values="value", aggfunc=how)[metrics]
+        wide = wide.join(ranges.add_suffix(f"_{bound}"))
+    wide["seeds"] = rows.groupby(["model", "tau"]).seed.nunique()
+    wide.columns.name = None
+    return wide.reset_index()
 
 
 def mean_profiles(curves: pd.DataFrame) -> pd.DataFrame:

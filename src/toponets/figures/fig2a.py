@@ -3,7 +3,7 @@
 Reads the tidy metrics table (columns model, tau, seed, metric, value) with
 `smoothness` and the performance metric: `top1` (ImageNet accuracy, Figure
 2A) or `blimp` (BLiMP accuracy of the language models, Figure 2B). One point
-per model x tau (mean over seeds), colour = tau (baseline black), marker =
+per model x tau (mean over seeds; bars: the seed range), colour = tau (baseline black), marker =
 experiment. Each experiment's Pareto front (dashed) joins its runs that no
 other of its runs beats on both axes. Prior models (2A: TDANN, LLCNN-G; 2B:
 Topoformer) are marked "as published" where the paper prints their values
@@ -61,6 +61,7 @@ def plot(
         data=points, x="smoothness", y=performance, hue="tau", style="model",
         palette=style.tau_palette(points["tau"]), s=70, ax=ax,
     )
+    style.seed_ranges(ax, points, "smoothness", performance)
     prior.draw(ax, published, figure, "smoothness", performance, points)
     for row in smoothness_only(table, performance).itertuples():
         ax.axvline(row.smoothness, color="k", ls="--", lw=1, zorder=0)

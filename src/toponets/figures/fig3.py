@@ -33,6 +33,7 @@ def plot(
     for ax, (column, xlabel) in zip(axes, [(performance, label), ("smoothness", "Topography (smoothness)")]):
         sns.scatterplot(data=points, x=column, y="effective_dim", hue="tau", style="model", s=70, ax=ax,
                         palette=style.tau_palette(points["tau"]), legend=ax is axes[-1])
+        style.seed_ranges(ax, points, column, "effective_dim")
         prior.draw(ax, published, figure, column, "effective_dim", points)
         r, p = pearson(points[column], points["effective_dim"])
         ax.set(xlabel=xlabel, ylabel="Effective dimensionality", title=f"r = {r:.2f}, p = {p:.3g}")

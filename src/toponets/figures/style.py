@@ -37,3 +37,15 @@ def save(fig: plt.Figure, outputs: list[str | Path]) -> None:
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight", dpi=200)
     plt.close(fig)
+
+
+def seed_ranges(ax, points, x: str, y: str) -> None:
+    """Bars over the seed range (min to max, `<metric>_low/_high` of `tidy.wide_metrics`) of the points with
+    more than one seed, behind the points."""
+    several = points[points["seeds"] > 1]
+    if several.empty:
+        return
+    xerr = [several[x] - several[f"{x}_low"], several[f"{x}_high"] - several[x]]
+    yerr = [several[y] - several[f"{y}_low"], several[f"{y}_high"] - several[y]]
+    ax.errorbar(several[x], several[y], xerr=xerr, yerr=yerr, fmt="none", ecolor="0.5", elinewidth=1, capsize=2,
+                zorder=1, label="seed range")
