@@ -21,7 +21,7 @@ from toponets.data.sources import filename as source_filename, forget_stale_down
 from toponets.experiments import check_config, checkpoint_dataset, data_sources, find_run, missing_paths, runs, vision_pool  # noqa: E402
 from toponets.figure_table import FIGURES as FIGURE_TABLE  # noqa: E402
 from toponets.model_check import check_models  # noqa: E402
-from toponets.model_spec import FAMILIES  # noqa: E402
+from toponets.model_spec import FAMILIES, NO_CLASSIFIER  # noqa: E402
 
 # `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
 update_config(config, yaml_values(workflow.config_settings.overwrite_config))
@@ -103,6 +103,12 @@ def published_weights(w):
         raise WorkflowError(f"{w.model} tau {w.tau} is trained here, not imported (published_checkpoints, experiments[].checkpoints)")
     dataset = checkpoint_dataset(run)
     return sources_input(dataset)(w)
+
+
+def published_positions(w):
+    """TDANN's unit positions directory of a published run ([] for other families)."""
+    positions = run_of(w).positions
+    return [positions] if positions and not (MISSING.get(positions) and workflow.dryrun) else []
 
 
 def spec_json(w):
@@ -282,6 +288,20 @@ def stimuli_args(analysis, count="n_images"):
         return f"--text {shlex.quote(str(input.stimuli))} --length {cfg['length']} --n-samples {cfg['n_samples']}"
 
     return args
+
+
+def accuracy_entry(w):
+    """The accuracy job's entry module: a classifier's own top-1, or a linear readout's (experiments.NO_CLASSIFIER)."""
+    return "toponets.cli.linear_readout" if run_of(w).family in NO_CLASSIFIER else "toponets.cli.accuracy"
+
+
+def accuracy_args(w, input):
+    """The accuracy job's stimuli: the val images, and for a linear readout also the train images it learns on."""
+    if run_of(w).family not in NO_CLASSIFIER:
+        return stimuli_args("accuracy", "max_images")(w, input)
+    res = config["evaluation"]["accuracy"]["res"] or run_of(w).spec["options"].get("image_size", 224)
+    return (f"--train-images {shlex.quote(f'{input.stimuli}/train')} --images {shlex.quote(f'{input.stimuli}/val')} "
+            f"--res {res}")
 
 
 def validation_flags(cfg):

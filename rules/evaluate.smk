@@ -3,17 +3,19 @@ CHECKPOINT = checkpoint_of  # results/train/... or, for the authors' checkpoints
 EVAL = "results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}"
 
 
+# Top-1 of a classifier; of a self-supervised model (TDANN, experiments.NO_CLASSIFIER), a linear readout's.
 rule accuracy:
     input:
         checkpoint=CHECKPOINT,
         stimuli="results/data/images",
-        code=run_code("toponets.cli.accuracy"),
+        code=run_code(accuracy_entry),
     output:
         EVAL.format(analysis="accuracy") + ".json",
     params:
         device=DEVICE,
         cfg=config["evaluation"]["accuracy"],
-        stimuli=stimuli_args("accuracy", "max_images"),
+        entry=accuracy_entry,
+        stimuli=accuracy_args,
     log:
         "results/logs/accuracy/{model}/tau{tau}/seed{seed}.log",
     benchmark:
@@ -23,7 +25,7 @@ rule accuracy:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.accuracy --checkpoint {input.checkpoint:q} {params.stimuli} "
+        "python -m {params.entry} --checkpoint {input.checkpoint:q} {params.stimuli} "
         "--batch-size {params.cfg[batch_size]} "
         "--device {params.device} --out {output:q} > {log:q} 2>&1"
 

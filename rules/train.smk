@@ -34,17 +34,19 @@ rule train:
         "&& cp {params.resume:q}/metrics.jsonl {output.metrics:q} && rm -r {params.resume:q}"
 
 
-# The authors' released checkpoints (published_checkpoints: true, experiments[].checkpoints) stand in for
-# training: each is converted once to our checkpoint format, and every evaluation reads it from here.
+# The authors' released checkpoints (published_checkpoints: true, experiments[].checkpoints; TDANN's always,
+# with its unit positions) stand in for training: each is converted once to our checkpoint format, and every evaluation reads it from here.
 rule import_checkpoint:
     input:
         weights=published_weights,
+        positions=published_positions,
         code=run_code("toponets.cli.import_checkpoint"),
     output:
         checkpoint="results/published/{model}/tau{tau}/seed{seed}/model.safetensors",
         meta="results/published/{model}/tau{tau}/seed{seed}/model.json",
     params:
         spec=spec_json,
+        positions=lambda w, input: " ".join(f"--positions {shlex.quote(p)}" for p in input.positions),
     log:
         "results/logs/import_checkpoint/{model}/tau{tau}/seed{seed}.log",
     benchmark:
@@ -55,4 +57,22 @@ rule import_checkpoint:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.import_checkpoint --weights {input.weights:q} --spec {params.spec:q} "
-        "--out {output.checkpoint:q} > {log:q} 2>&1"
+        "{params.positions} --out {output.checkpoint:q} > {log:q} 2>&1"
+
+
+# The smoke preset's stand-in for TDANN's released files: random weights and positions in their formats.
+rule tdann_test_files:
+    input:
+        code=code_of("toponets.cli.tdann_test_files"),
+    output:
+        weights="results/tdann_test/size{size}/model_final_checkpoint_phase0.torch",
+        positions=directory("results/tdann_test/size{size}/positions"),
+    log:
+        "results/logs/tdann_test_files/size{size}.log",
+    resources:
+        **rule_resources("light"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m toponets.cli.tdann_test_files --image-size {wildcards.size} --weights {output.weights:q} "
+        "--positions {output.positions:q} > {log:q} 2>&1"

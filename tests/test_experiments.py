@@ -197,7 +197,7 @@ def test_experiments_can_limit_the_analyses_of_their_checkpoints():
     ("lora.corpora", ["shakespear"], r"evaluation.lora.corpora: \['shakespear'\] is not a corpus of data.corpora"),
     ("lora.taus", [3], r"evaluation.lora.taus: \['3'\] is not a tau of the experiments in evaluation.lora.experiments"),
     ("selectivity.experiments", ["resnet"], r"evaluation.selectivity.experiments: \['resnet'\] is not a vision "
-                                            r"experiment of `experiments`; valid names: \['resnet18', 'resnet50', 'vit_b_32'\]"),
+                                            r"experiment of `experiments`; valid names: \['resnet18', 'resnet50', 'tdann', 'vit_b_32'\]"),
     ("selectivity.experiments", ["gpt_neo"], r"\['gpt_neo'\] is not a vision experiment"),
     ("smoothness.corpus", "book", r"evaluation.smoothness.corpus: \['book'\] is not a corpus of data.corpora"),
     ("lm_loss.corpus", "book", r"evaluation.lm_loss.corpus: \['book'\] is not a corpus of data.corpora"),
@@ -248,3 +248,21 @@ def test_section_3_2_statistics_vision_pool_is_the_resnets():
     assert vision_pool(load("config.yaml")) == ["resnet18", "resnet50"]
     config["evaluation"]["dimensionality"]["vision_pool"] = ["resnet18", "resnet18_tdann"]
     assert vision_pool(config) == ["resnet18", "resnet18_tdann"]
+
+
+def test_tdann_is_always_imported_with_its_positions(tmp_path):
+    """TDANN (the paper's comparison model, §3.1/§3.4) is never trained here: its runs come from its authors'
+    files, with the directory of its unit positions, whatever published_checkpoints says."""
+    config = load("config/smoke.yaml")
+    assert not config.get("published_checkpoints")
+    tdann = [r for r in runs(config) if r.family == "tdann"]
+    assert len(tdann) == 1 and tdann[0].published["path"].endswith(".torch")
+    assert tdann[0].positions == "results/tdann_test/size32/positions" and tdann[0].spec["recipe"] == {}
+    assert not any(p.startswith("results/") for p in missing_paths(config, tmp_path))  # made by a rule
+    config["experiments"] = [e for e in config["experiments"] if e["family"] == "tdann"]
+    entry = config["experiments"][0]["checkpoints"][0]
+    entry["positions"] = "resources/tdann/positions"
+    assert "unit positions resources/tdann/positions" in missing_paths(config, tmp_path)["resources/tdann/positions"]
+    del entry["positions"]
+    with pytest.raises(ValueError, match=r"experiments\[tdann\]: a tdann model is not trained here"):
+        check_config(config)

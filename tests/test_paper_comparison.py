@@ -64,7 +64,7 @@ def test_empty_tables_dir_gives_every_item_in_order_all_not_measured(tmp_path):
     table_1 = table[table["item"] == "Table 1"].set_index("quantity")
     assert "0.7116 / 0.3038 / 0.2923 / 0.5723" in table_1.paper["TopoNet-ResNet18 tau 10 (resnet18)"]
     assert "evaluation.brainscore" in table_1.note["TopoNet-ResNet18 tau 10 (resnet18)"]
-    assert "not train" in table_1.note["TDANN"]
+    assert "tdann experiment" in table_1.note["TDANN (tdann)"]
     voxel = table[table["item"] == "Unit-to-voxel (§3.4)"]
     assert voxel.note.str.contains("NSD betas").any()
     assert "Figure 5A" in _row(table, "Figure 1", "schematic").note
@@ -408,6 +408,30 @@ def test_language_curves_and_windows(tmp_path):
         _row(table, "Figure 5", "5B median c, power-law weight (gpt_neo)").note
         == "needs evaluation.integration_windows on GPT-Neo (integration_windows.csv)"
     )
+
+
+def test_tdann_rows_say_this_run_where_the_run_has_tdann(tmp_path):
+    """Table 1, Figure 2A/3A and the unit-to-voxel line (§3.1, §3.4) compare TopoNets with TDANN: a run of family
+    tdann answers those rows, its top-1 a linear readout's (TDANN is self-supervised)."""
+    families = {**FAMILIES, "tdann": "tdann"}
+    _metrics(tmp_path, "vision_metrics.csv", [("tdann", 0, "smoothness", 0.2), ("tdann", 0, "smoothness_floor", 0.01),
+                                              ("tdann", 0, "effective_dim", 7.5), ("tdann", 0, "top1", 0.25)])
+    _write(tmp_path, "brainscore_regions.csv", [("tdann", 0, 0, 0.5, 0.25, 0.125, 0.375)],
+           ["model", "tau", "seed", "V1", "V2", "V4", "IT"])
+    _metrics(tmp_path, "unit_voxel.csv", [("tdann", 0, "r_normalised", 0.5)])
+    table = compare(tmp_path, families)
+    smooth = _row(table, "Figure 2", "2A smoothness (tdann)")
+    assert smooth.this_run.startswith("tdann tau 0: 0.200") and "TDANN" in smooth.paper
+    assert _row(table, "Figure 3", "effective dimensionality (tdann)").this_run == "tdann tau 0: 7.50"
+    top1 = _row(table, "Figure 2", "2A ImageNet top-1 (tdann)")
+    assert top1.this_run == "tdann tau 0: 0.250" and "linear readout" in top1.note and "TDANN" in top1.paper
+    assert "linear readout" in _row(compare(tmp_path / "none", families), "Figure 2", "2A ImageNet top-1 (tdann)").note
+    table_1 = _row(table, "Table 1", "TDANN (tdann)")
+    assert table_1.this_run == "V1 / V2 / V4 / IT: 0.5000 / 0.2500 / 0.1250 / 0.3750"
+    assert table_1.paper.startswith("V1 / V2 / V4 / IT: 0.6932")
+    assert _row(table, "Table 2", "tdann tau 0").paper == table_1.paper
+    assert _row(table, "Unit-to-voxel (§3.4)", "r / noise ceiling (tdann)").this_run == "tdann tau 0: 0.500"
+    assert not (table.this_run == NOT_REPORTED).any()
 
 
 def test_comparison_rows_give_the_mean_and_the_seed_spread():

@@ -78,6 +78,20 @@ def test_fig2a_draws_png_and_pdf(tmp_path):
     assert not list(tmp_path.glob(".*part"))
 
 
+def test_fig2a_draws_a_run_without_top1_as_a_smoothness_line(tmp_path):
+    """Figure 2A draws TDANN (self-supervised: no top-1 here) as a dashed line at its smoothness, as the paper."""
+    from toponets.figures.fig2a import smoothness_only
+
+    table = pd.DataFrame(
+        [("resnet18", 0, 0, "top1", 0.6), ("resnet18", 0, 0, "smoothness", 0.1), ("tdann", 0, 0, "smoothness", 0.3),
+         ("tdann", 0, 0, "effective_dim", 9.0)],
+        columns=["model", "tau", "seed", "metric", "value"],
+    )
+    assert smoothness_only(table, "top1").to_dict("records") == [{"model": "tdann", "tau": 0, "smoothness": 0.3}]
+    plot(table, [tmp_path / "fig.png"])
+    assert (tmp_path / "fig.png").stat().st_size > 1000
+
+
 def test_seed_ranges_go_with_the_mean_and_are_drawn_where_a_point_has_seeds():
     """Issue "the small preset": every figure shows the seed spread where a point has more than one seed."""
     table = pd.DataFrame(

@@ -46,11 +46,11 @@ def test_smoke_preset_produces_tables_and_figure(smoke_run):
     assert " " in str(smoke_run)  # the checkout, its Brain-Score venv and the mirror (smoke_run) have spaces
     results = smoke_run / "results"
     metrics = pd.read_csv(results / "tables" / "vision_metrics.csv")
-    assert set(metrics.metric) == {"top1", "smoothness", "smoothness_floor", "effective_dim"}
+    assert set(metrics.metric) == {"top1", "smoothness", "smoothness_floor", "effective_dim"}  # TDANN's top1: a readout's
     pruning = pd.read_csv(results / "tables" / "pruning_curves.csv")
     assert sorted(pruning.fraction.unique()) == [0, 0.8] and (pruning.query("fraction == 0").change == 0).all()
     taus = metrics.groupby("model").tau.unique().map(sorted).to_dict()
-    assert taus == {"resnet18": [0.0, 5.0], "resnet50": [0.0, 5.0], "vit_b_32": [0.0, 10.0]}
+    assert taus == {"resnet18": [0.0, 5.0], "resnet50": [0.0, 5.0], "vit_b_32": [0.0, 10.0], "tdann": [0.0]}
     assert metrics.value.notna().all()
     for name in ("fig2a_topography_vs_accuracy", "fig3_dimensionality", "fig4a_pruning", "fig7_correlation_vs_distance"):
         for fmt in ("png", "pdf"):
@@ -101,7 +101,7 @@ def test_smoke_preset_runs_the_brain_and_lora_analyses(smoke_run):
     maps = pd.read_csv(tables / "selectivity_maps.csv")
     assert {"faces", "bodies", "places", "animacy", "size"} <= set(maps.contrast) and maps.t.notna().all()
     voxels = pd.read_csv(tables / "unit_voxel.csv")
-    assert set(voxels.metric) >= {"r_raw", "ceiling", "r_normalised"} and set(voxels.model) == {"resnet18"}
+    assert set(voxels.metric) >= {"r_raw", "ceiling", "r_normalised"} and set(voxels.model) == {"resnet18", "tdann"}
     windows = pd.read_csv(tables / "integration_window_curves.csv")
     assert sorted(windows.delta.unique()) == list(range(21)) and set(windows.model) == {"gpt_neo", "nanogpt"}
     assert (windows.query("delta == 0").theta == 1).all()
@@ -110,11 +110,30 @@ def test_smoke_preset_runs_the_brain_and_lora_analyses(smoke_run):
     assert deltas.delta.to_numpy() == pytest.approx((deltas.val_loss_before - deltas.val_loss_after).to_numpy())
     if HAS_BRAINSCORE:
         regions = pd.read_csv(tables / "brainscore_regions.csv")
-        assert list(regions.columns) == ["model", "tau", "V1", "IT"] and len(regions) == 2
+        assert list(regions.columns) == ["model", "tau", "V1", "IT"] and len(regions) == 3  # resnet18 x 2, TDANN
         assert regions[["V1", "IT"]].abs().le(1).all().all()
     for name in ("fig5a_selectivity_maps", "fig5b_integration_windows", "fig8_integration_windows_all_layers",
                  "fig11_lora_curves", "fig12_lora_deltas"):
         assert (figures / f"{name}.png").stat().st_size > 1000
+
+
+def test_smoke_preset_evaluates_tdann_from_files_in_its_authors_formats(smoke_run):
+    """TDANN, the paper's comparison model (§3.1 Figure 2A, §3.4 Table 1 and unit-to-voxel): random-weight files in
+    its formats, imported, evaluated by the same rules, and the comparison's TDANN rows answered by this run."""
+    results = smoke_run / "results"
+    meta = json.loads((results / "published" / "tdann" / "tau0" / "seed0" / "model.json").read_text())
+    assert meta["model"]["family"] == "tdann" and meta["config"]["positions_from"].endswith("size32/positions")
+    assert meta["topo"]["layers"] == [f"base_model.layer{s}.{b}" for s in range(1, 5) for b in (0, 1)]
+    assert not (results / "train" / "tdann").exists()  # never trained
+    curves = pd.read_csv(results / "tables" / "smoothness_curves.csv").query("model == 'tdann'")
+    assert set(curves.layer) == set(meta["topo"]["layers"])
+    comparison = pd.read_csv(results / "tables" / "paper_vs_run.csv").set_index("quantity")
+    for quantity in ("2A ImageNet top-1 (tdann)", "2A smoothness (tdann)", "effective dimensionality (tdann)", "r / noise ceiling (tdann)",
+                     *(["TDANN (tdann)"] if HAS_BRAINSCORE else [])):
+        assert comparison.this_run[quantity].startswith(("tdann tau 0: ", "V1 / IT: ")), quantity
+    assert "linear readout" in comparison.note["2A ImageNet top-1 (tdann)"]
+    readout = json.loads((results / "eval" / "accuracy" / "tdann" / "tau0" / "seed0.json").read_text())
+    assert readout["readout"] == "linear" and 0 <= readout["metrics"]["top1"] <= 1
 
 
 def test_a_killed_training_job_resumes(tmp_path, mirror):

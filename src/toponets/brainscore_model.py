@@ -85,12 +85,14 @@ def default_region_layers(family: str, model) -> dict[str, str]:
     """The default region -> layer commitment of a vision `family` (see the module docstring)."""
     if family in ("resnet18", "resnet50"):
         return dict(zip(REGIONS, ("layer1", "layer2", "layer3", "layer4")))
+    if family == "tdann":  # the same stage outputs of TDANN's ResNet-18 trunk
+        return {region: f"base_model.layer{k}" for k, region in enumerate(REGIONS, start=1)}
     if family == "vit_b_32":
         depth = len(model.encoder.layers)
         blocks = [min(depth - 1, int(fraction * depth)) for fraction in (1 / 6, 1 / 3, 1 / 2, 5 / 6)]
         return {region: f"encoder.layers.encoder_layer_{b}" for region, b in zip(REGIONS, blocks)}
     raise ValueError(f"no Brain-Score commitment for model family '{family}'; vision families: resnet18, "
-                     "resnet50, vit_b_32")
+                     "resnet50, vit_b_32, tdann")
 
 
 def region_layers(family: str, model, overrides: dict[str, str] | None = None) -> dict[str, str]:

@@ -109,7 +109,7 @@ def load_refusal(err: Exception) -> str:
     return re.split(r"(?<=\.)\s", reason)[0]
 
 
-def _unsafe_or_damaged(path: Path, err: Exception) -> str:
+def unsafe_or_damaged(path: Path, err: Exception) -> str:
     """Our message for an authors' file that torch.load(weights_only=True) refuses."""
     return (f"{path} cannot be read as plain weights ({load_refusal(err)}). It holds Python objects other than tensors, "
             "or it is damaged. It is never loaded in a way that could run code from the file: use the authors' "
@@ -132,7 +132,7 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[n
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
-        raise ValueError(_unsafe_or_damaged(path, err)) from None
+        raise ValueError(unsafe_or_damaged(path, err)) from None
     if not isinstance(blob, dict):
         raise ValueError(f"{path} holds a {type(blob).__name__}, expected a state dict")
     if "model_args" in blob:  # the file's own architecture wins over the config's options
@@ -153,13 +153,23 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[n
     return model, options
 
 
-def import_authors_checkpoint(path: str | Path, out: str | Path, spec: dict[str, Any]) -> None:
+def import_authors_checkpoint(path: str | Path, out: str | Path, spec: dict[str, Any],
+                              positions: str | Path | None = None) -> None:
     """Write the authors' checkpoint `path` as our checkpoint `out`, for the run `spec` (experiments.spec_for).
 
     The sidecar records the run's topographic layers, factor and tau like a trained run's, step 0, and the
-    file it came from, so every evaluation reads it as if it had been trained here.
+    file it came from, so every evaluation reads it as if it had been trained here. A TDANN checkpoint
+    (family "tdann") also needs its unit positions, the directory `positions` (tdann_files).
     """
-    model, options = load_authors_checkpoint(path, spec["family"], **spec["options"])
+    if spec["family"] == "tdann":
+        from .tdann_files import load_tdann
+
+        if positions is None:
+            raise ValueError("a TDANN checkpoint needs its unit positions: give their directory (--positions)")
+        model, options = load_tdann(path, positions, **spec["options"]), spec["options"]
+    else:
+        model, options = load_authors_checkpoint(path, spec["family"], **spec["options"])
     layers = topographic_layers(model, spec["family"], spec["placement"])
     save_checkpoint(out, model, spec["family"], options, topographic_layers=layers, factor=spec["factor"],
-                    tau=float(spec["tau"]), step=0, config={**spec, "imported_from": str(path)})
+                    tau=float(spec["tau"]), step=0, config={**spec, "imported_from": str(path),
+                                                         **({"positions_from": str(positions)} if positions else {})})

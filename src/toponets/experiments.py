@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.sources import missing_mirror
-from .model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT, KIND
+from .model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT, IMPORTED_ONLY, KIND
 
 
 def tau_label(tau: float) -> str:
@@ -33,6 +33,7 @@ class Run:
     spec: dict[str, Any]
     evaluate: tuple[str, ...] | None = None  # the analyses run on its checkpoint; None = all
     published: dict[str, Any] | None = None  # the source of the authors' checkpoint it imports instead of training
+    positions: str | None = None  # TDANN: the directory of its unit positions, imported with the checkpoint
 
     def evaluated_by(self, analysis: str) -> bool:
         return self.evaluate is None or analysis in self.evaluate
@@ -60,7 +61,7 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
         "factor": experiment.get("factor", DEFAULT_FACTOR),
         "tau": float(tau),
         "seed": int(seed),
-        "recipe": dict(experiment.get("recipe", {})),
+        "recipe": {} if experiment["family"] in IMPORTED_ONLY else dict(experiment.get("recipe", {})),  # never trained
     }
     if "corpus" in experiment:
         spec["corpus"] = experiment["corpus"]
@@ -70,13 +71,20 @@ def spec_for(experiment: dict[str, Any], tau: float, seed: int) -> dict[str, Any
 def published_source(config: dict[str, Any], experiment: dict[str, Any], tau: float) -> dict[str, Any] | None:
     """The source of the authors' checkpoint that stands in for training (`experiment`, `tau`), or None.
 
-    Only when `published_checkpoints` is on and the experiment lists a checkpoint for that tau.
+    Only when `published_checkpoints` is on (or the family is never trained here, `IMPORTED_ONLY`) and the
+    experiment lists a checkpoint for that tau.
     """
-    if not config.get("published_checkpoints"):
+    entry = published_entry(config, experiment, tau)
+    return entry["source"] if entry else None
+
+
+def published_entry(config: dict[str, Any], experiment: dict[str, Any], tau: float) -> dict[str, Any] | None:
+    """The `checkpoints` entry (source, and TDANN's positions) imported for (`experiment`, `tau`), or None."""
+    if not config.get("published_checkpoints") and experiment["family"] not in IMPORTED_ONLY:
         return None
     for entry in experiment.get("checkpoints", []):
         if tau_label(entry["tau"]) == tau_label(tau):
-            return entry["source"]
+            return entry
     return None
 
 
@@ -92,10 +100,11 @@ def runs(config: dict[str, Any]) -> list[Run]:
         replicates = exp.get("replicates") or {"taus": [], "seeds": []}
         replicated = {tau_label(t) for t in replicates["taus"]}
         for tau in exp["taus"]:
-            published = published_source(config, exp, tau)
+            entry = published_entry(config, exp, tau)
+            published, positions = (entry["source"], entry.get("positions")) if entry else (None, None)
             seeds = replicates["seeds"] if tau_label(tau) in replicated else config["seeds"]
             seeds = seeds[:1] if published else seeds
-            grid += [Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed), evaluate, published)
+            grid += [Run(exp["name"], float(tau), int(seed), spec_for(exp, tau, seed), evaluate, published, positions)
                      for seed in seeds]
     return grid
 
@@ -179,6 +188,18 @@ def _check_references(config: dict[str, Any]) -> None:
         raise ValueError(f"evaluation.unit_voxel.neural: {neural!r} needs data.neural.{neural}; add it or set neural to null")
 
 
+def _check_imported(exp: dict[str, Any]) -> None:
+    """A family never trained here (TDANN) needs a checkpoint, with its unit positions, for every tau."""
+    listed = {tau_label(entry["tau"]): entry for entry in exp.get("checkpoints", [])}
+    for tau in exp["taus"]:
+        entry = listed.get(tau_label(tau))
+        if entry is None or not entry.get("positions"):
+            raise ValueError(
+                f"experiments[{exp['name']}]: a {exp['family']} model is not trained here, so tau {tau_label(tau)} "
+                "needs a `checkpoints` entry with its source and `positions` (the directory of its unit positions)"
+            )
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Checks the JSON schema cannot express; raises ValueError naming the key and the fix."""
     bad = non_finite_keys(config)
@@ -203,6 +224,8 @@ def check_config(config: dict[str, Any]) -> None:
                 f"experiments[{exp['name']}].checkpoints: tau {strays[0]} is not one of its taus {exp['taus']} "
                 "or is listed twice; give one checkpoint per tau of the experiment"
             )
+        if exp["family"] in IMPORTED_ONLY:
+            _check_imported(exp)
         if KIND[exp["family"]] != "language":
             continue
         if exp.get("corpus") not in corpora:
@@ -267,12 +290,16 @@ def missing_paths(config: dict[str, Any], base: str | Path = ".") -> dict[str, s
             f"data.neural.nsd.root: directory {nsd['root']} does not exist; NSD needs a data-use agreement "
             "(naturalscenesdataset.org), so point this at your local copy or remove data.neural.nsd"
         )
-    for dataset, sources in data_sources(config).items():
+    positions = [{"path": run.positions} for run in runs(config) if run.positions]
+    for dataset, sources in [*data_sources(config).items(), ("positions", positions)]:
         for source in sources:
             path = source.get("path")
-            if not path or (base / path).exists():
-                continue
-            if dataset.startswith("checkpoint-"):
+            if not path or (base / path).exists() or Path(path).parts[:1] == ("results",):
+                continue  # a path under results/ is made by a rule (the smoke preset's TDANN test files)
+            if dataset == "positions":
+                problems[path] = (f"unit positions {path} do not exist; download TDANN's positions directory there "
+                                  "(docs/other-models.md)")
+            elif dataset.startswith("checkpoint-"):
                 problems[path] = (
                     f"published checkpoint {path} ({dataset}) does not exist; download the authors' file there "
                     "(README, 'Published checkpoints'), or set published_checkpoints: false to train this run"

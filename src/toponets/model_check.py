@@ -48,6 +48,8 @@ def check_model(key: dict[str, Any]) -> list[str]:
         except TypeError as err:
             raise ValueError(str(err)) from None
     layers = topographic_layers(model, key["family"], key["placement"])
+    if hasattr(model, "positioned_layers"):  # its units have given positions (TDANN): no sheet, no TopoLoss
+        return []
     collapsed = TopoLoss(model, layers, key["factor"]).collapsed()
     if not collapsed:
         return []

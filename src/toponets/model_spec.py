@@ -26,7 +26,11 @@ FAMILIES: dict[str, Family] = {
     "vit_b_32": Family("vision", "vit", "build_vit"),
     "gpt_neo": Family("language", "gpt_neo", "build_gpt_neo"),
     "nanogpt": Family("language", "nanogpt", "build_nanogpt"),
+    "tdann": Family("vision", "tdann", "build_tdann"),  # Margalit et al. 2024, from its authors' files only
 }
+
+IMPORTED_ONLY = ("tdann",)  # families never trained here: their runs are their authors' checkpoints
+NO_CLASSIFIER = ("tdann",)  # self-supervised families: their top-1 is a linear readout's (cli/linear_readout.py)
 
 KIND = {name: family.kind for name, family in FAMILIES.items()}  # family -> "vision" or "language"
 VISION = tuple(name for name, kind in KIND.items() if kind == "vision")

@@ -15,7 +15,9 @@ Conventions: values are means over seeds; numbers have 3 significant digits
 "resnet18 tau 0 / 1 / 5: 0.328 / 0.320 / 0.342". Choices the paper leaves
 open: Figure 4B/10 are read at downsampling factor 5 (the paper's "80%")
 when measured, else at the largest factor; Figure 5A and Table 1 take the
-TopoNet whose tau is nearest the paper's 10; Figure 5A reads the last mapped
+TopoNet whose tau is nearest the paper's 10 (TDANN's rows, "... (tdann)", are
+those of a run of family tdann: "this run" wherever the run has TDANN's
+checkpoint); Figure 5A reads the last mapped
 layer (as figures/fig5a draws it); Figure 9's correlation uses the runs with
 tau >= 5 (where the paper says dimensionality falls as perplexity rises).
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -289,8 +291,12 @@ def figure_2(tables: Tables) -> list[Measured]:
         vision = _vision_smoothness(tables, vision)
         experiments = tables.experiments(vision, "resnet18", "resnet50", "vit_b_32")
         rows += _metric_rows(vision, tables, experiments, "top1", "2A ImageNet top-1")
+        rows += [replace(m, note="a linear readout of its pooled features (TDANN is self-supervised; "
+                                 "analysis/linear_readout.py)")
+                 for m in _metric_rows(vision, tables, tables.experiments(vision, "tdann"), "top1", "2A ImageNet top-1")]
         rows += _top1_changes(vision, tables, experiments)
-        rows += _metric_rows(vision, tables, experiments, "smoothness", "2A smoothness", "smoothness_floor")
+        rows += _metric_rows(vision, tables, experiments + tables.experiments(vision, "tdann"), "smoothness",
+                             "2A smoothness", "smoothness_floor")
     language = performance_metrics(tables, "language_metrics.csv", ("blimp", "smoothness", "smoothness_floor"), serves="2B")
     if language is not None:
         plotted = language.dropna(subset=["blimp", "smoothness"])  # Figure 2B plots BLiMP against smoothness
@@ -302,6 +308,10 @@ def figure_2(tables: Tables) -> list[Measured]:
 
 def figure_3(tables: Tables) -> list[Measured]:
     rows = []
+    if tables.has("vision_metrics.csv"):  # TDANN's dimensionality, beside the ResNets (Figure 3A)
+        vision = performance_metrics(tables, "vision_metrics.csv", ("effective_dim",))
+        experiments = tables.experiments(vision, "tdann")
+        rows += _metric_rows(vision, tables, experiments, "effective_dim", "effective dimensionality")
     for domain, name in (
         ("vision", "dimensionality_correlations.csv"),
         ("language", "language_dimensionality_correlations.csv"),
@@ -686,6 +696,8 @@ def table_1(tables: Tables) -> list[Measured]:
                     f"tau {tau_label(tau)} is the TopoNet nearest the paper's 10; {note}",
                 )
             )
+    rows += [Measured("TDANN (tdann)", f"TDANN ({exp})", _region_scores(of(table, exp), regions), note)
+             for exp in tables.experiments(table, "tdann")]
     return rows
 
 
@@ -695,7 +707,7 @@ def table_2(tables: Tables) -> list[Measured]:
         return []
     return [
         Measured(
-            f"{tables.families[exp]} tau {tau_label(tau)}",
+            "TDANN (tdann)" if tables.families[exp] == "tdann" else f"{tables.families[exp]} tau {tau_label(tau)}",
             f"{exp} tau {tau_label(tau)}",
             _region_scores(runs, regions),
             note,

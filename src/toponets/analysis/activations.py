@@ -5,7 +5,12 @@ responses through `stream_activations`, so the definition of "a unit's
 response to a stimulus" lives in one place:
 
 - Conv2d output (B, C, H, W): one value per channel, reduced over space
-  ("mean" by default, or "max"; METHODS §2.2 and §3 leave this open).
+  ("mean" by default, or "max"; METHODS §2.2 and §3 leave this open); so is
+  the (B, C, H, W) output of a block of convolutions (TDANN's layers).
+- With ``per_unit``, a layer whose units have given positions (TDANN; see
+  `unit_positions`) yields every (channel, row, col) of its output instead,
+  the fixed subset `unit_positions.unit_subset` of them: the analyses that
+  place units in space read those, the others (dimensionality) the channels.
 - Linear output (B, T, C) with a token axis: reduced over tokens, ignoring
   padded tokens when the batch carries an ``attention_mask``; (B, C) is kept.
 
@@ -22,8 +27,14 @@ import torch
 from torch import nn
 
 from ..layers import layers_by_name
+from ..unit_positions import given_positions, unit_subset
 
 REDUCTIONS = ("mean", "max")
+
+
+def _conv_block(module: nn.Module) -> bool:
+    """Whether `module` is a block of convolutions (a ResNet BasicBlock: TDANN's layers)."""
+    return not isinstance(module, nn.Linear) and any(isinstance(m, nn.Conv2d) for m in module.modules())
 
 
 def reduce_units(
@@ -37,7 +48,7 @@ def reduce_units(
     if reduce not in REDUCTIONS:
         raise ValueError(f"unknown reduction '{reduce}'; choose one of {REDUCTIONS}")
     output = output.float()
-    if isinstance(module, nn.Conv2d):
+    if isinstance(module, nn.Conv2d) or (output.dim() == 4 and _conv_block(module)):
         if output.dim() != 4:
             raise ValueError(f"expected a (B, C, H, W) Conv2d output, got shape {tuple(output.shape)}")
         return output.mean(dim=(2, 3)) if reduce == "mean" else output.amax(dim=(2, 3))
@@ -57,8 +68,25 @@ def reduce_units(
     raise TypeError(f"cannot read unit responses from a {type(module).__name__}; expected Conv2d or Linear")
 
 
+def _unit_reader(model: nn.Module, name: str, module: nn.Module, reduce: str, per_unit: bool, state: dict):
+    """The function of (output) giving one layer's (B, units) responses (see the module doc)."""
+    given = given_positions(model, name) if per_unit else None
+    if given is None:
+        return lambda output: reduce_units(output, module, reduce, state["mask"])
+    index = torch.as_tensor(unit_subset(len(given)))
+
+    def per_unit_responses(output: torch.Tensor) -> torch.Tensor:
+        flat = output.float().flatten(1)
+        if flat.shape[1] != len(given):
+            raise ValueError(f"{name} gives {len(given)} unit positions but outputs {flat.shape[1]} units per "
+                             "stimulus: give it images of the size its positions were made for")
+        return flat[:, index.to(flat.device)]
+
+    return per_unit_responses
+
+
 @contextmanager
-def recording(model: nn.Module, layers: Iterable[str], reduce: str = "mean"):
+def recording(model: nn.Module, layers: Iterable[str], reduce: str = "mean", per_unit: bool = False):
     """Hook `layers` of `model`; yields (responses, set_mask).
 
     After each forward pass `responses[name]` holds that layer's (B, units)
@@ -71,8 +99,10 @@ def recording(model: nn.Module, layers: Iterable[str], reduce: str = "mean"):
     state: dict[str, torch.Tensor | None] = {"mask": None}
 
     def hook_for(name: str):
+        read = _unit_reader(model, name, modules[name], reduce, per_unit, state)
+
         def hook(module, args, output):
-            responses[name] = reduce_units(output, module, reduce, state["mask"])
+            responses[name] = read(output)
 
         return hook
 
@@ -99,20 +129,21 @@ def stream_activations(
     batches: Iterable,
     device: str | torch.device = "cpu",
     reduce: str = "mean",
+    per_unit: bool = False,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Yield {layer: (B, units) float32 tensor on `device`} for each batch of stimuli.
 
     `batches` yields tensors, (inputs, labels) pairs as from a DataLoader, or
     mappings of model keyword inputs (an ``attention_mask`` entry there also
     masks the token reduction). `model` is moved to `device` and run in eval
-    mode without gradients; its training flag is restored afterwards.
+    mode without gradients; its training flag is restored afterwards. `per_unit`: see the module doc.
     """
     device = torch.device(device)
     layers = list(layers)
     was_training = model.training
     model.to(device).eval()
     try:
-        with recording(model, layers, reduce) as (responses, set_mask), torch.no_grad():
+        with recording(model, layers, reduce, per_unit) as (responses, set_mask), torch.no_grad():
             for batch in batches:
                 set_mask(batch.get("attention_mask") if isinstance(batch, Mapping) else None)
                 responses.clear()

@@ -79,11 +79,13 @@ def accumulate_responses(
     device: str | torch.device,
     reduce: str,
     accumulator: type[CovarianceAccumulator] = CovarianceAccumulator,
+    per_unit: bool = False,
 ) -> tuple[dict[str, CovarianceAccumulator], int]:
-    """One pass over `batches`: an `accumulator` of each layer's responses, and the stimulus count."""
+    """One pass over `batches`: an `accumulator` of each layer's responses (`per_unit`: see
+    `stream_activations`), and the stimulus count."""
     layers = list(layers)
     accumulators: dict[str, CovarianceAccumulator] = {}
-    with closing(stream_activations(model, layers, batches, device=device, reduce=reduce)) as stream:
+    with closing(stream_activations(model, layers, batches, device=device, reduce=reduce, per_unit=per_unit)) as stream:
         for responses in stream:
             for name, x in responses.items():
                 if name not in accumulators:

@@ -10,7 +10,10 @@
   (mean_on - mean_off) / sqrt(sd_on²/N_on + sd_off²/N_off), with
   ``np.nanstd`` (ddof 0), N the number of images, and t = 0 where the
   denominator is 0.
-- A layer's t-values are placed row-major on ``sheet_for(units)``.
+- A layer's t-values are placed row-major on ``sheet_for(units)``; a layer
+  with given unit positions (TDANN: every (channel, row, col), a fixed
+  subset, `unit_positions`) is binned into cells over its positions
+  (`selectivity_map`).
 - Structural similarity is ``skimage.metrics.structural_similarity`` with its
   defaults (uniform window, K1 0.01, K2 0.03, sample covariance) on the two
   maps **each min-max scaled to [0, 1]** first, ``data_range`` = 1, and
@@ -81,10 +84,34 @@ def contrast_t(responses: np.ndarray, labels: Sequence[str], contrast: Contrast)
     return welch_t(responses[on], responses[off])
 
 
-def selectivity_map(t: np.ndarray) -> np.ndarray:
-    """One t-value per unit placed row-major on the unit count's cortical sheet: (units,) -> (h, w)."""
-    t = np.asarray(t)
-    return sheet_for(len(t)).to_map(t)
+UNITS_PER_CELL = 4  # given positions are binned into square cells holding this many units on average
+
+
+def selectivity_map(t: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+    """One t-value per unit placed on a map: row-major on the unit count's cortical sheet, or, with
+    `positions` ((units, 2); TDANN's in mm), binned into about square cells of `UNITS_PER_CELL` units on average
+    over their bounding box, a cell's value the mean t of its units (empty cells: the map's mean t). The
+    sheet's own (row, col) positions give cells of one unit each, so its map is the sheet map."""
+    t = np.asarray(t, dtype=np.float64)
+    if positions is None:
+        return sheet_for(len(t)).to_map(t)
+    places = np.asarray(positions, dtype=np.float64)
+    low, span = places.min(axis=0), np.ptp(places, axis=0)
+    lattice = np.allclose(places, np.round(places)) and len(np.unique(places, axis=0)) == len(places)
+    if lattice:  # cells of one unit each: the sheet's own map
+        cells = np.round(places - low).astype(np.intp)
+    else:  # about square cells of UNITS_PER_CELL units on average, the far edge in the last cell
+        span = np.maximum(span, 1e-12)
+        side = float(np.sqrt(np.prod(span) * UNITS_PER_CELL / len(t)))
+        count = np.maximum(np.round(span / side), 1).astype(np.intp)
+        cells = np.minimum(np.floor((places - low) / span * count).astype(np.intp), count - 1)
+    shape = tuple(cells.max(axis=0) + 1)
+    flat = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
+    counts = np.bincount(flat, minlength=shape[0] * shape[1])
+    sums = np.bincount(flat, weights=t, minlength=shape[0] * shape[1])
+    values = np.full(counts.shape, t.mean())
+    values[counts > 0] = sums[counts > 0] / counts[counts > 0]
+    return values.reshape(shape)
 
 
 def ssim_win_size(shape: tuple[int, int]) -> int | None:
@@ -142,10 +169,11 @@ def shuffled_ssim(first: np.ndarray, second: np.ndarray, shuffles: int, seed: in
 def layer_responses(
     model: nn.Module, layers: Iterable[str], batches: Iterable, device: str | torch.device = "cpu", reduce: str = "mean"
 ) -> dict[str, np.ndarray]:
-    """{layer: (images, units) float32 responses} over all `batches`, in stimulus order."""
+    """{layer: (images, units) float32 responses} over all `batches`, in stimulus order (a layer with given
+    unit positions: its per-unit responses, `unit_positions`)."""
     layers = list(layers)
     collected: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    for batch in stream_activations(model, layers, batches, device, reduce):
+    for batch in stream_activations(model, layers, batches, device, reduce, per_unit=True):
         for name in layers:
             collected[name].append(batch[name].cpu())
     if not collected[layers[0]]:
@@ -154,12 +182,16 @@ def layer_responses(
 
 
 def selectivity_maps(
-    responses: dict[str, np.ndarray], labels: Sequence[str], contrasts: Iterable[Contrast]
+    responses: dict[str, np.ndarray], labels: Sequence[str], contrasts: Iterable[Contrast],
+    positions: dict[str, np.ndarray | None] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """{layer: {contrast: (h, w) t-map}} from per-layer (images, units) responses."""
+    """{layer: {contrast: (h, w) t-map}} from per-layer (images, units) responses; `positions` gives a layer's
+    unit positions (None or absent: its sheet)."""
     contrasts = list(contrasts)
+    positions = positions or {}
     return {
-        layer: {c.name: selectivity_map(contrast_t(x, labels, c)) for c in contrasts} for layer, x in responses.items()
+        layer: {c.name: selectivity_map(contrast_t(x, labels, c), positions.get(layer)) for c in contrasts}
+        for layer, x in responses.items()
     }
 
 

@@ -2,7 +2,8 @@
 
 The paper's definition (METHODS §2.1): per topographic layer, Pearson r across
 stimuli between every pair of units, binned by the Euclidean distance between
-the units' (row, col) sheet positions; smoothness = highest - lowest binned
+the units' (row, col) sheet positions (or the positions a model gives its
+units, TDANN's in mm: `unit_positions`); smoothness = highest - lowest binned
 value. Bins are equal-width over [0, max distance] with the maximum in the last
 bin; a bin's value is the mean r of its pairs (NaN when empty). Units with zero
 variance have no r and are left out.
@@ -37,6 +38,7 @@ import torch
 from torch import nn
 
 from ..sheet import Sheet, sheet_for
+from ..unit_positions import given_positions, layer_positions
 from .covariance import CovarianceAccumulator, accumulate_responses
 
 
@@ -101,24 +103,50 @@ def joined_bins(counts: np.ndarray, min_pairs: int) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in reversed(groups)]
 
 
+Where = Sheet | np.ndarray  # a sheet, or (units, 2) unit positions (unit_positions.py)
+
+
+def unit_places(where: Where) -> np.ndarray:
+    """(units, 2) float64 positions: a sheet's (row, col), or the given array."""
+    places = where.positions() if isinstance(where, Sheet) else np.asarray(where)
+    if places.ndim != 2 or places.shape[1] != 2:
+        raise ValueError(f"unit positions must be a (units, 2) array, got shape {places.shape}")
+    return places.astype(np.float64)
+
+
+def distance_bins(where: Where, bins: int = 20, min_pairs: int = MIN_PAIRS) -> DistanceBins:
+    """Distance bins for the units of `where` (a sheet, or (units, 2) positions): `bins` equal-width ones over
+    [0, max distance] (the maximum in the last), sparse far ones joined until each holds at least `min_pairs`
+    pairs (a quarter of the pairs if fewer)."""
+    if isinstance(where, Sheet):
+        return _sheet_bins(where, bins, min_pairs)
+    return _bins(unit_places(where), bins, min_pairs)
+
+
 @lru_cache(maxsize=32)
-def distance_bins(sheet: Sheet, bins: int = 20, min_pairs: int = MIN_PAIRS) -> DistanceBins:
-    """Distance bins for `sheet`: `bins` equal-width ones over [0, max distance] (the maximum in the last),
-    sparse far ones joined until each holds at least `min_pairs` pairs (a quarter of the pairs if fewer)."""
+def _sheet_bins(sheet: Sheet, bins: int, min_pairs: int) -> DistanceBins:
+    if sheet.units < 2:
+        raise ValueError(f"a {sheet.height}x{sheet.width} sheet has no unit pairs")
+    return _bins(unit_places(sheet), bins, min_pairs)
+
+
+def _bins(places: np.ndarray, bins: int, min_pairs: int) -> DistanceBins:
+    from scipy.spatial.distance import pdist  # scipy.spatial costs ~1 s to import; most jobs never need it
+
     if bins < 1:
         raise ValueError(f"need at least one distance bin, got {bins}")
     if min_pairs < 1:
         raise ValueError(f"min_pairs must be at least 1, got {min_pairs}")
-    if sheet.units < 2:
-        raise ValueError(f"a {sheet.height}x{sheet.width} sheet has no unit pairs")
-    distances = sheet.pairwise_distances()  # scipy pdist order == upper-triangle row-major order
+    if len(places) < 2:
+        raise ValueError(f"{len(places)} unit(s) have no unit pairs")
+    distances = pdist(places)  # scipy pdist order == upper-triangle row-major order
     edges = np.linspace(0.0, distances.max(), bins + 1)
     index = np.minimum(np.searchsorted(edges, distances, side="right") - 1, bins - 1)
     groups = joined_bins(np.bincount(index, minlength=bins), min(min_pairs, max(1, len(distances) // 4)))
     joined = np.empty(bins, dtype=np.intp)
     for g, (lo, hi) in enumerate(groups):
         joined[lo : hi + 1] = g
-    upper = np.triu(np.ones((sheet.units, sheet.units), dtype=bool), k=1)
+    upper = np.triu(np.ones((len(places), len(places)), dtype=bool), k=1)
     return DistanceBins(
         edges=np.array([edges[lo] for lo, _ in groups] + [edges[-1]]), index=joined[index], upper=upper
     )
@@ -128,7 +156,7 @@ def distance_bins(sheet: Sheet, bins: int = 20, min_pairs: int = MIN_PAIRS) -> D
 class SmoothnessResult:
     """A layer's binned correlation-vs-distance curve, its smoothness (max - min of the curve) and its floor."""
 
-    distance: np.ndarray  # (bins,) bin centres, in sheet units
+    distance: np.ndarray  # (bins,) bin centres, in sheet units (or the given positions', mm for TDANN)
     r: np.ndarray  # (bins,) mean Pearson r of the pairs in each bin; NaN where none
     pairs: np.ndarray  # (bins,) number of pairs with a defined r in each bin
     score: float  # NaN when no bin has a value, or the layer collapsed
@@ -137,21 +165,23 @@ class SmoothnessResult:
 
 
 def correlation_profile(
-    corr: np.ndarray, sheet: Sheet, bins: int = 20, min_pairs: int = MIN_PAIRS, shuffles: int = 0, seed: int = 0
+    corr: np.ndarray, where: Where, bins: int = 20, min_pairs: int = MIN_PAIRS, shuffles: int = 0, seed: int = 0
 ) -> SmoothnessResult:
-    """Bin the pairwise correlations `corr` (units x units, NaN = undefined) of `sheet` by distance; with
-    `shuffles` > 0 also the floor, over that many seeded random placements of the units."""
+    """Bin the pairwise correlations `corr` (units x units, NaN = undefined) of the units of `where` (a sheet,
+    or their positions) by distance; with `shuffles` > 0 also the floor, over that many seeded random
+    placements of the units."""
     corr = np.asarray(corr)
-    if corr.shape != (sheet.units, sheet.units):
-        raise ValueError(f"expected a {sheet.units}x{sheet.units} correlation matrix, got shape {corr.shape}")
-    binning = distance_bins(sheet, bins, min_pairs)
+    units = where.units if isinstance(where, Sheet) else len(where)
+    if corr.shape != (units, units):
+        raise ValueError(f"expected a {units}x{units} correlation matrix, got shape {corr.shape}")
+    binning = distance_bins(where, bins, min_pairs)
     curve, pairs = _binned(corr, binning)
     if _collapsed(corr[binning.upper]):
         return SmoothnessResult(binning.centres, curve, pairs, score=float("nan"), collapsed=True)
     rng = np.random.default_rng(seed)
     floors = []
     for _ in range(shuffles):  # one permuted copy of corr at a time: unit k now sits where unit p[k] sat
-        p = rng.permutation(sheet.units)
+        p = rng.permutation(units)
         floors.append(_score(_binned(corr[np.ix_(p, p)], binning)[0]))
     floor = float(np.nanmean(floors)) if floors and not np.isnan(floors).all() else float("nan")
     return SmoothnessResult(distance=binning.centres, r=curve, pairs=pairs, score=_score(curve), floor=floor)
@@ -186,11 +216,13 @@ def _score(curve: np.ndarray) -> float:
 
 def layer_smoothness(
     responses: Iterable[torch.Tensor | np.ndarray], bins: int = 20, min_pairs: int = MIN_PAIRS,
-    shuffles: int = SHUFFLES, seed: int = 0,
+    shuffles: int = SHUFFLES, seed: int = 0, positions: np.ndarray | None = None,
 ) -> SmoothnessResult:
-    """Smoothness of one layer from a stream of (B, units) responses; the sheet follows `sheet_for(units)`."""
+    """Smoothness of one layer from a stream of (B, units) responses, the units at `positions` ((units, 2)),
+    by default on the sheet `sheet_for(units)`."""
     accumulator = CorrelationAccumulator.of(responses)
-    return correlation_profile(accumulator.correlation(), sheet_for(accumulator.units), bins, min_pairs, shuffles, seed)
+    where = sheet_for(accumulator.units) if positions is None else positions
+    return correlation_profile(accumulator.correlation(), where, bins, min_pairs, shuffles, seed)
 
 
 def model_smoothness(
@@ -204,10 +236,17 @@ def model_smoothness(
     shuffles: int = SHUFFLES,
     seed: int = 0,
 ) -> tuple[dict[str, SmoothnessResult], int]:
-    """Smoothness (and floor) of each of `layers` over the stimuli in `batches`, in one pass; also the stimulus count."""
-    accumulators, n = accumulate_responses(model, layers, batches, device, reduce, CorrelationAccumulator)
+    """Smoothness (and floor) of each of `layers` over the stimuli in `batches`, in one pass; also the stimulus
+    count. Units sit where the model puts them (`unit_positions`): on the sheet, or at given positions."""
+    accumulators, n = accumulate_responses(model, layers, batches, device, reduce, CorrelationAccumulator,
+                                           per_unit=True)
     results = {
-        name: correlation_profile(acc.correlation(), sheet_for(acc.units), bins, min_pairs, shuffles, seed)
+        name: correlation_profile(acc.correlation(), _where(model, name, acc.units), bins, min_pairs, shuffles, seed)
         for name, acc in accumulators.items()
     }
     return results, n
+
+
+def _where(model: nn.Module, layer: str, units: int) -> Where:
+    """The sheet of a TopoNet layer (its bins cached), or the given positions of a TDANN layer."""
+    return sheet_for(units) if given_positions(model, layer) is None else layer_positions(model, layer, units)

@@ -40,6 +40,8 @@ results). That procedure, followed here:
 A unit's response to an image is its channel's output averaged over space
 (`activations.stream_activations` with reduce="mean"); TDANN used every
 (channel, position) of layer4.1, TopoNets' sheet has one unit per channel.
+A layer with given unit positions (our TDANN checkpoints) gives those
+per-unit responses, its fixed subset of at most 4,096 (`unit_positions`).
 Correlations come from column-standardised matrices: r = z_a' z_b / n. Units
 or voxels that do not vary have no r and are left unmatched.
 """
@@ -276,17 +278,21 @@ def model_responses(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
-    """(images, units) float64 spatially averaged responses of `layer` to `images` at resolution `res`."""
+    """(images, units) float64 spatially averaged responses of `layer` to `images` at resolution `res` (per
+    unit where the model gives the layer's unit positions)."""
     dataset = _ArrayImages(images, eval_transform(res))
     batches = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    chunks = [out[layer].cpu().double().numpy() for out in stream_activations(model, [layer], batches, device)]
+    chunks = [out[layer].cpu().double().numpy()
+              for out in stream_activations(model, [layer], batches, device, per_unit=True)]
     return np.concatenate(chunks)
 
 
-def sheet_positions(units: Sequence[int], n_units: int) -> np.ndarray:
-    """(len(units), 2) sheet (row, col) of each unit index; (-1, -1) for unmatched (-1)."""
+def sheet_positions(units: Sequence[int], n_units: int, places: np.ndarray | None = None) -> np.ndarray:
+    """(len(units), 2) position of each unit index, (-1, -1) for unmatched (-1): the sheet (row, col) of
+    `n_units` units, or the rows of `places` ((n_units, 2) given positions)."""
     units = np.asarray(units)
-    positions = np.full((units.size, 2), -1)
+    places = sheet_for(n_units).positions() if places is None else np.asarray(places)
+    positions = np.full((units.size, 2), -1, dtype=places.dtype)
     matched = units != _NO_MATCH
-    positions[matched] = sheet_for(n_units).positions()[units[matched]]
+    positions[matched] = places[units[matched]]
     return positions

@@ -50,6 +50,7 @@ from ..data.stimuli import StimulusImages, selectivity_stimuli
 from ..device import select_device
 from ..model_spec import VISION
 from ..models import build
+from ..unit_positions import given_positions, layer_positions
 from . import eval_args
 
 
@@ -156,7 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     stimuli, contrasts = selectivity_stimuli(args.floc, args.animacy_size, args.realworld_size, args.max_per_category)
     batches = loader(StimulusImages(stimuli, args.res), args.batch_size, shuffle=False, num_workers=args.workers)
     responses = layer_responses(model, layers, batches, device, args.reduce)
-    maps = selectivity_maps(responses, [s.label for s in stimuli], contrasts)
+    positions = {layer: layer_positions(model, layer, x.shape[1]) for layer, x in responses.items()
+                 if given_positions(model, layer) is not None}  # TDANN's; TopoNets' units sit on their sheet
+    maps = selectivity_maps(responses, [s.label for s in stimuli], contrasts, positions)
     ssims = {layer: pair_ssims(layer_maps, args.shuffles) for layer, layer_maps in maps.items()}
 
     weights = "untrained" if args.untrained else "trained"

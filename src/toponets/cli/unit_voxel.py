@@ -48,6 +48,7 @@ from ..analysis.unit_voxel import (
     voxel_noise_ceiling,
 )
 from ..data.neural import NeuralData, load_allen, load_nsd
+from ..unit_positions import given_positions, layer_positions
 from . import eval_args
 
 NSD_INTEGER_KEYS = ("subject", "sessions", "max_train_images")
@@ -100,7 +101,9 @@ def score(model, layer: str, data: NeuralData, args: argparse.Namespace, device)
     wanted = args.ceiling == "neuron-to-neuron" or (args.ceiling == "auto" and data.test_ids is None)
     if wanted and len(args.neural) == 1:
         own = neuron_to_neuron(data.train_responses, data.test_responses, voxel_ceiling, args.matching)
-    positions = sheet_positions(match.unit, units_train.shape[1])
+    given = given_positions(model, layer) is not None  # TDANN's units have positions in mm; TopoNets' a sheet
+    n_units = units_train.shape[1]
+    positions = sheet_positions(match.unit, n_units, layer_positions(model, layer, n_units) if given else None)
     table = pd.DataFrame({
         "dataset": data.name,
         "voxel": range(data.voxels),

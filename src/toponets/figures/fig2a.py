@@ -7,7 +7,9 @@ per model x tau (mean over seeds; bars: the seed range), colour = tau (baseline 
 experiment. Each experiment's Pareto front (dashed) joins its runs that no
 other of its runs beats on both axes. Prior models (2A: TDANN, LLCNN-G; 2B:
 Topoformer) are marked "as published" where the paper prints their values
-(figures/published.py).
+(figures/published.py). A run with a smoothness but no performance value
+(TDANN: self-supervised, no classifier) is a dashed vertical line at its
+smoothness, labelled as this run's, as the paper draws TDANN's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(front[::-1], dtype=int)
 
 
+def smoothness_only(table: pd.DataFrame, performance: str) -> pd.DataFrame:
+    """model, tau and smoothness (mean over seeds) of the runs with a smoothness but no `performance` value."""
+    runs = table[table.metric.isin([performance, "smoothness"])].pivot_table(
+        index=["model", "tau"], columns="metric", values="value", aggfunc="mean"
+    ).reindex(columns=[performance, "smoothness"]).reset_index()
+    return runs[runs[performance].isna() & runs["smoothness"].notna()][["model", "tau", "smoothness"]]
+
+
 def plot(
     table: pd.DataFrame, outputs: list[str | Path], performance: str = "top1", ylabel: str = "Top-1 accuracy",
     published: pd.DataFrame | None = None, figure: str = "2A",
@@ -53,6 +63,10 @@ def plot(
     )
     style.seed_ranges(ax, points, "smoothness", performance)
     prior.draw(ax, published, figure, "smoothness", performance, points)
+    for row in smoothness_only(table, performance).itertuples():
+        ax.axvline(row.smoothness, color="k", ls="--", lw=1, zorder=0)
+        ax.text(row.smoothness, 0.02, f" {row.model} (this run; no {performance})", transform=ax.get_xaxis_transform(),
+                rotation=90, va="bottom", fontsize=7)
     ax.set(xlabel="Topography (smoothness)", ylabel=ylabel, title="Topography vs performance")
     ax.legend(frameon=False, fontsize=8, loc="best")
     style.save(fig, outputs)

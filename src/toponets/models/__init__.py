@@ -26,6 +26,7 @@ _PATTERNS: dict[tuple[str, str], str] = {
     ("vit_b_32", "paper"): r"encoder\.layers\.encoder_layer_\d+\.mlp\.3",
     ("gpt_neo", "paper"): r"transformer\.h\.\d+\.mlp\.c_fc",
     ("nanogpt", "paper"): r"transformer\.h\.\d+\.mlp\.c_fc",
+    ("tdann", "paper"): r"base_model\.layer[1-4]\.[01]",  # TDANN's own units: its 8 block outputs, positioned
 }
 
 
@@ -42,15 +43,17 @@ def build(name: str, **options) -> nn.Module:
 
 
 def topographic_layers(model: nn.Module, family: str, placement: str = DEFAULT_PLACEMENT) -> list[str]:
-    """Names of the Linear/Conv2d layers of `model` that get TopoLoss, in module order."""
+    """Names of the Linear/Conv2d layers of `model` that get TopoLoss (or, for a model with given unit
+    positions, its positioned layers), in module order."""
     if (family, placement) not in _PATTERNS:
         known = sorted(f"{f}/{p}" for f, p in _PATTERNS)
         raise ValueError(f"no topographic placement '{placement}' for family '{family}'; known: {known}")
     pattern = re.compile(_PATTERNS[(family, placement)])
+    positioned = getattr(model, "positioned_layers", {})  # modules whose outputs carry given unit positions
     names = [
         name
         for name, module in model.named_modules()
-        if pattern.fullmatch(name) and isinstance(module, (nn.Linear, nn.Conv2d))
+        if pattern.fullmatch(name) and (isinstance(module, (nn.Linear, nn.Conv2d)) or name in positioned)
     ]
     if not names:
         raise ValueError(f"model has no layers matching the '{placement}' placement of family '{family}'")
