@@ -101,6 +101,7 @@ def yoking_indices(args, model, layers, corpus, lexicon, context: int, device) -
 def main(argv: list[str] | None = None) -> None:
     p = parser()
     args = p.parse_args(argv)
+    ident = eval_args.identity(args.checkpoint, "integration_windows")
     if args.length < args.window + 3:
         p.error(f"--window {args.window} needs --length of at least {args.window + 3} words "
                 f"(lags up to the window at positions t with t - window > 1)")
@@ -162,9 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         pd.DataFrame({"layer": name, "delta": np.arange(len(res.theta)), "theta": np.nanmedian(res.theta, axis=1)})
         for name, res in results.items()
     ], ignore_index=True)
-    eval_args.write_csv(args.units, pd.concat(units, ignore_index=True))
-    eval_args.write_csv(args.curves, curves)
-    eval_args.write_json(args.out, report)
+    eval_args.write_csv(args.units, pd.concat(units, ignore_index=True), ident)
+    eval_args.write_csv(args.curves, curves, ident)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":
