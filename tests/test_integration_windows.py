@@ -346,7 +346,8 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
     model = build("nanogpt", **options)
     layers = topographic_layers(model, "nanogpt")
     checkpoint = tmp_path / "lm.safetensors"
-    save_checkpoint(checkpoint, model, "nanogpt", options, topographic_layers=layers, factor=3.0, tau=1.0, step=0)
+    save_checkpoint(checkpoint, model, "nanogpt", options, topographic_layers=layers, factor=3.0, tau=1.0, step=0,
+                    config={"name": "tiny", "tau": 1.0, "seed": 0})
     out, units, curves = tmp_path / "w.json", tmp_path / "units.csv", tmp_path / "curves.csv"
     cli.main([
         "--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer", GPT2_DIR,

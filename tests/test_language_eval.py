@@ -57,7 +57,8 @@ def lm_checkpoint(path, family: str = "nanogpt"):
     torch.manual_seed(0)
     model = build(family, **OPTIONS[family])
     layers = topographic_layers(model, family)
-    save_checkpoint(path, model, family, OPTIONS[family], topographic_layers=layers, factor=3.0, tau=1.0, step=0)
+    save_checkpoint(path, model, family, OPTIONS[family], topographic_layers=layers, factor=3.0, tau=1.0, step=0,
+                    config={"name": "tiny", "tau": 1.0, "seed": 0})
     return model.eval(), layers
 
 
