@@ -206,7 +206,7 @@ def test_cli_writes_overall_accuracy_and_paradigm_table(mirror, tmp_path):
     ])
     report = json.loads(out.read_text())
     table = pd.read_csv(table_path, keep_default_na=False)
-    assert list(table.columns) == ["paradigm", "field", "linguistics_term", "pairs", "correct", "ties", "accuracy"]
+    assert list(table.columns) == ["model", "tau", "seed", "paradigm", "field", "linguistics_term", "pairs", "correct", "ties", "accuracy"]
     assert list(table.paradigm) == list(PARADIGMS) and (table.pairs == 3).all()
     assert np.allclose(table.accuracy, table.correct / 3)
     assert report["n_pairs"] == 201 and report["checkpoint"] == str(checkpoint)
