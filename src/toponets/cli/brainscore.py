@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     ident = eval_args.identity(args.checkpoint, "brainscore")
     require_brainscore()
     commitment = bs.region_layers(family, model, args.region_layers)
-    identifier = "toponets-" + "-".join(Path(args.checkpoint).with_suffix("").parts[-3:])
+    run = ident["run"]  # the model's Brain-Score identifier names the run, as the checkpoint's path did only in part
+    identifier = f"toponets-{run['model']}-tau{run['tau']:g}-seed{run['seed']}"
     candidate = bs.brain_model(model, identifier, commitment, image_size)
     with tempfile.TemporaryDirectory(prefix="toponets-brainscore-") as cache_dir:
         scores = score(args, candidate, Path(cache_dir))
