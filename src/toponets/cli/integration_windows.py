@@ -101,7 +101,6 @@ def yoking_indices(args, model, layers, corpus, lexicon, context: int, device) -
 def main(argv: list[str] | None = None) -> None:
     p = parser()
     args = p.parse_args(argv)
-    ident = eval_args.identity(args.checkpoint, "integration_windows")
     if args.length < args.window + 3:
         p.error(f"--window {args.window} needs --length of at least {args.window + 3} words "
                 f"(lags up to the window at positions t with t - window > 1)")
@@ -110,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     family = meta["model"]["family"]
     if family not in LANGUAGE:
         raise SystemExit(f"checkpoint {args.checkpoint} is a {family} model; integration windows need one of {LANGUAGE}")
+    ident = eval_args.identity(args.checkpoint, "integration_windows")
     layers = topographic_layers(model, family)  # the c_fc layer of every block
 
     corpus = read_brown(args.brown)
