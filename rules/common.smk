@@ -115,22 +115,9 @@ def spec_json(w):
     return json.dumps(run_of(w).spec, sort_keys=True)
 
 
-def analysis_of(pattern):
-    """The analysis (`experiments[].evaluate` name) of an evaluation output pattern, or None for other paths."""
-    match = re.match(r"results/eval/([^/]+)/", pattern)
-    if not match:
-        return None
-    folder = match[1]
-    for prefix, analysis in (("lora-", "lora"), ("selectivity", "selectivity"), ("integration_", "integration_windows")):
-        if folder.startswith(prefix):
-            return analysis
-    return folder
-
-
-def per_run(pattern, selected):
-    """`pattern` filled in for each run (fields model, tau, seed); evaluation outputs only for the runs
-    whose experiment evaluates that analysis (experiments[].evaluate)."""
-    analysis = analysis_of(pattern)
+def per_run(pattern, selected, analysis=None):
+    """`pattern` filled in for each run (fields model, tau, seed); given the `analysis` (an
+    `experiments[].evaluate` name) whose output it is, only for the runs whose experiment evaluates it."""
     return [pattern.format(model=r.model, tau=r.tau_label, seed=r.seed) for r in selected
             if analysis is None or r.evaluated_by(analysis)]
 
@@ -414,7 +401,7 @@ def lora_runs():
 def lora_outputs(ext):
     """One output per fine-tuning corpus and run: results/eval/lora-<corpus>/<model>/tau<tau>/seed<seed>.<ext>."""
     return [path for corpus in LORA["corpora"]
-            for path in per_run(f"results/eval/lora-{corpus}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", lora_runs())]
+            for path in per_run(f"results/eval/lora-{corpus}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", lora_runs(), "lora")]
 
 
 def figure_outputs(name):
@@ -464,16 +451,18 @@ def table_code(kind):
     return [PRIOR_MODELS] if kind == "prior-models" else []
 
 
-def evals(analyses, ext, selected):
-    """The evaluation outputs results/eval/<analysis>/<model>/tau<tau>/seed<seed>.<ext> of the selected runs."""
-    return [path for analysis in analyses
-            for path in per_run(f"results/eval/{analysis}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", selected)]
+def evals(folders, ext, selected, analysis=None):
+    """The evaluation outputs results/eval/<folder>/<model>/tau<tau>/seed<seed>.<ext> of the selected runs
+    that evaluate the folder's analysis: `analysis` (an `experiments[].evaluate` name), or each folder's name."""
+    return [path for folder in folders
+            for path in per_run(f"results/eval/{folder}/{{model}}/tau{{tau}}/seed{{seed}}.{ext}", selected,
+                                analysis or folder)]
 
 
 def selectivity_evals(kind):
     """The selectivity CSVs of one kind (maps, ssim): of the mapped runs, and of their architectures untrained."""
-    return [*evals([f"selectivity_{kind}"], "csv", selectivity_runs()),
-            *evals([f"selectivity_untrained_{kind}"], "csv", untrained_runs())]
+    return [*evals([f"selectivity_{kind}"], "csv", selectivity_runs(), "selectivity"),
+            *evals([f"selectivity_untrained_{kind}"], "csv", untrained_runs(), "selectivity")]
 
 
 FIGURE_CLI = assigned_literal(LIB / "cli" / "figure.py", "FIGURES")  # figure -> (its module, function)

@@ -16,7 +16,7 @@ TABLES = {
     "brainscore": ("metrics", evals(["brainscore"], "json", VISION_RUNS)),
     "integration_windows": ("metrics", evals(["integration_windows"], "json", LANGUAGE_RUNS)),
     "integration_window_units": ("curves", evals(["integration_windows"], "csv", LANGUAGE_RUNS)),
-    "integration_window_curves": ("curves", evals(["integration_curves"], "csv", LANGUAGE_RUNS)),
+    "integration_window_curves": ("curves", evals(["integration_curves"], "csv", LANGUAGE_RUNS, "integration_windows")),
     "selectivity_maps": ("curves", selectivity_evals("maps")),
     "selectivity_ssim": ("curves", selectivity_evals("ssim")),
     "lora_curves": ("curves", lora_outputs("csv")),

@@ -50,7 +50,8 @@ def tiny_checkpoint(path, classes: int = 3, tau: float = 1.0):
     options = {**TINY_RESNET, "num_classes": classes}
     model = build("resnet18", **options)
     layers = topographic_layers(model, "resnet18")
-    save_checkpoint(path, model, "resnet18", options, topographic_layers=layers, factor=3.0, tau=tau, step=0)
+    save_checkpoint(path, model, "resnet18", options, topographic_layers=layers, factor=3.0, tau=tau, step=0,
+                    config={"name": "tiny", "tau": tau, "seed": 0})
     return model
 
 

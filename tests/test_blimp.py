@@ -196,7 +196,8 @@ def test_cli_writes_overall_accuracy_and_paradigm_table(mirror, tmp_path):
     model = seeded("gpt_neo", GPT_NEO)
     checkpoint = tmp_path / "lm.safetensors"
     layers = topographic_layers(model, "gpt_neo")
-    save_checkpoint(checkpoint, model, "gpt_neo", GPT_NEO, topographic_layers=layers, factor=3.0, tau=0.0, step=0)
+    save_checkpoint(checkpoint, model, "gpt_neo", GPT_NEO, topographic_layers=layers, factor=3.0, tau=0.0, step=0,
+                    config={"name": "neo", "tau": 0.0, "seed": 0})
     zip_path, tokenizer_dir = mirror / "blimp" / "BLiMP.zip", mirror / "tokenizer" / "gpt2"
     out, table_path = tmp_path / "eval" / "blimp.json", tmp_path / "eval" / "blimp_paradigms.csv"
     cli.main([
@@ -205,7 +206,7 @@ def test_cli_writes_overall_accuracy_and_paradigm_table(mirror, tmp_path):
     ])
     report = json.loads(out.read_text())
     table = pd.read_csv(table_path, keep_default_na=False)
-    assert list(table.columns) == ["paradigm", "field", "linguistics_term", "pairs", "correct", "ties", "accuracy"]
+    assert list(table.columns) == ["model", "tau", "seed", "paradigm", "field", "linguistics_term", "pairs", "correct", "ties", "accuracy"]
     assert list(table.paradigm) == list(PARADIGMS) and (table.pairs == 3).all()
     assert np.allclose(table.accuracy, table.correct / 3)
     assert report["n_pairs"] == 201 and report["checkpoint"] == str(checkpoint)

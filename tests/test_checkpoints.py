@@ -5,7 +5,15 @@ import json
 import pytest
 import torch
 
-from toponets.checkpoints import load_authors_checkpoint, load_checkpoint, read_meta, save_checkpoint
+from toponets.checkpoints import (
+    checkpoint_run,
+    load_authors_checkpoint,
+    load_checkpoint,
+    read_meta,
+    run_identity,
+    save_checkpoint,
+)
+from toponets.experiments import spec_for
 from toponets.models import build, topographic_layers
 
 NANO = dict(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=64)
@@ -114,3 +122,21 @@ def test_sidecar_is_json(tmp_path):
     save_checkpoint(tmp_path / "c.safetensors", build("nanogpt", **NANO), "nanogpt", NANO, topographic_layers=[],
                     factor=(3.0, 3.0), tau=1.0, step=3)
     assert json.loads((tmp_path / "c.json").read_text())["topo"]["factor"] == [3.0, 3.0]
+
+
+def test_run_identity_comes_from_the_sidecar_spec(tmp_path):
+    """#15 item 4, "Run identity travels with the data": a checkpoint's run (model = the experiment's name,
+    tau, seed) is read from its sidecar's config, the run spec; an imported checkpoint's spec adds only
+    imported_from. A sidecar without a run spec is refused, naming the file."""
+    spec = spec_for({"name": "rn18-small", "family": "nanogpt", "options": NANO}, 0.5, 2)
+    assert run_identity(spec) == run_identity({**spec, "imported_from": "x.pt"}) == {
+        "model": "rn18-small", "tau": 0.5, "seed": 2}
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, build("nanogpt", **NANO), "nanogpt", NANO, topographic_layers=[], factor=3.0, tau=0.5,
+                    step=0, config={**spec, "imported_from": "x.pt"})
+    assert checkpoint_run(path) == {"model": "rn18-small", "tau": 0.5, "seed": 2}
+    save_checkpoint(path, build("nanogpt", **NANO), "nanogpt", NANO, topographic_layers=[], factor=3.0, tau=0.5, step=0)
+    with pytest.raises(ValueError, match=r"c.safetensors names no run: the run spec lacks \['name', 'tau', 'seed'\]"):
+        checkpoint_run(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        checkpoint_run(tmp_path / "none.safetensors")

@@ -346,7 +346,8 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
     model = build("nanogpt", **options)
     layers = topographic_layers(model, "nanogpt")
     checkpoint = tmp_path / "lm.safetensors"
-    save_checkpoint(checkpoint, model, "nanogpt", options, topographic_layers=layers, factor=3.0, tau=1.0, step=0)
+    save_checkpoint(checkpoint, model, "nanogpt", options, topographic_layers=layers, factor=3.0, tau=1.0, step=0,
+                    config={"name": "tiny", "tau": 1.0, "seed": 0})
     out, units, curves = tmp_path / "w.json", tmp_path / "units.csv", tmp_path / "curves.csv"
     cli.main([
         "--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer", GPT2_DIR,
@@ -358,14 +359,14 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
                                       "window_fit_failed_fraction"}
     assert list(report["per_layer"]) == layers and report["n_sequences"] == 3 and report["context_tokens"] == 32
     table = pd.read_csv(units)
-    assert list(table.columns) == ["layer", "unit", "row", "col", "a", "b", "c", "yoking"] and len(table) == 2 * 64
+    assert list(table.columns) == ["model", "tau", "seed", "layer", "unit", "row", "col", "a", "b", "c", "yoking"] and len(table) == 2 * 64
     assert table.yoking.isna().all()  # not measured without --yoking-sequences
     first = table[table.layer == layers[0]]
     assert (first.row == first.unit // 8).all() and (first.col == first.unit % 8).all()  # 64 units: 8 x 8 sheet
     assert table[["a", "b", "c"]].dropna().apply(lambda col: col.between(0, 10)).all().all()
     assert report["per_layer_fits"][layers[0]]["c"] == pytest.approx(first.c.median(), nan_ok=True)
     windows = pd.read_csv(curves)
-    assert list(windows.columns) == ["layer", "delta", "theta"] and len(windows) == 2 * 21
+    assert list(windows.columns) == ["model", "tau", "seed", "layer", "delta", "theta"] and len(windows) == 2 * 21
 
     cli.main([
         "--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer", GPT2_DIR,

@@ -57,7 +57,8 @@ def lm_checkpoint(path, family: str = "nanogpt"):
     torch.manual_seed(0)
     model = build(family, **OPTIONS[family])
     layers = topographic_layers(model, family)
-    save_checkpoint(path, model, family, OPTIONS[family], topographic_layers=layers, factor=3.0, tau=1.0, step=0)
+    save_checkpoint(path, model, family, OPTIONS[family], topographic_layers=layers, factor=3.0, tau=1.0, step=0,
+                    config={"name": "tiny", "tau": 1.0, "seed": 0})
     return model.eval(), layers
 
 
@@ -127,7 +128,7 @@ def test_smoothness_cli_on_token_windows(tmp_path, tokens, family):
         assert report["per_layer"][name] == pytest.approx(direct[name].score, abs=1e-9)
     assert report["metrics"]["smoothness"] == pytest.approx(np.mean(list(report["per_layer"].values())))
     table = pd.read_csv(curves)
-    assert list(table.columns) == ["layer", "distance", "r", "pairs"]
+    assert list(table.columns) == ["model", "tau", "seed", "layer", "distance", "r", "pairs"]
     assert len(table) == sum(len(direct[name].r) for name in layers)
     assert report["per_layer_floor"] == pytest.approx({name: direct[name].floor for name in layers}, abs=1e-9)
 
@@ -150,7 +151,7 @@ def test_pruning_cli_tracks_validation_loss(tmp_path, tokens):
     args = [*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), "--n-samples", "6", "--batch-size", "4"]
     pruning.main([*args, "--fractions", "0,0.9"])
     table = pd.read_csv(out)
-    assert list(table.columns) == ["fraction", "factor", "metric", "value", "change"]
+    assert list(table.columns) == ["model", "tau", "seed", "fraction", "factor", "metric", "value", "change"]
     assert table["fraction"].tolist() == [0.0, 0.9] and set(table["metric"]) == {"val_loss"}
     assert table["change"][0] == 0.0 and table["change"][1] != 0.0
     original = lm_loss(model, TokenShards(tokens, "val"), 6, 16, 4, "cpu").val_loss
@@ -163,7 +164,7 @@ def test_downsampling_cli_shrinks_parameters(tmp_path, tokens):
     args = [*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), "--n-samples", "6", "--batch-size", "4"]
     downsampling.main([*args, "--factors", "1,2,4"])
     table = pd.read_csv(out)
-    assert list(table.columns) == ["factor", "parameters", "parameters_kept", "metric", "value", "change"]
+    assert list(table.columns) == ["model", "tau", "seed", "factor", "parameters", "parameters_kept", "metric", "value", "change"]
     assert table["factor"].tolist() == [1.0, 2.0, 4.0] and set(table["metric"]) == {"val_loss"}
     original = parameter_count(model)
     assert table["parameters"][0] == original and table["parameters_kept"][0] == 1.0

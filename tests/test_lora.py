@@ -175,8 +175,9 @@ def test_cli_end_to_end(tmp_path, tokens):
                                          "targets": ["attn.c_attn"], "seed": 0, "lr": 0.01}
     assert per_rank["4"]["settings"]["alpha"] == 8.0  # 2 x rank by default
     assert (report["dataset"], report["n_samples"], report["split"]) == ("tokens", 6, "val")
+    assert report["analysis"] == "lora-tokens" and report["run"] == {"model": "tiny", "tau": 1.0, "seed": 0}  # #15 item 4
     curve = pd.read_csv(tmp_path / "out" / "curve.csv")
-    assert list(curve.columns) == ["dataset", "rank", "step", "val_loss"]
+    assert list(curve.columns) == ["model", "tau", "seed", "dataset", "rank", "step", "val_loss"]
     assert curve["rank"].tolist() == [2, 2, 2, 4, 4, 4] and curve.step.tolist() == [0, 2, 4] * 2
     assert set(curve.dataset) == {"tokens"}
     first = curve[curve["rank"] == 2].val_loss

@@ -104,7 +104,7 @@ def test_cli_writes_tidy_curve(tmp_path):
     args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--batch-size", "6"]
     cli.main([*args, "--max-images", "6", "--fractions", "0,0.9", "--device", "cpu", "--out", str(out)])
     table = pd.read_csv(out)
-    assert list(table.columns) == ["fraction", "factor", "metric", "value", "change"]
+    assert list(table.columns) == ["model", "tau", "seed", "fraction", "factor", "metric", "value", "change"]
     assert table["fraction"].tolist() == [0.0, 0.9] and set(table["metric"]) == {"top1"}
     np.testing.assert_allclose(table["factor"], [1.0, 10.0])
 

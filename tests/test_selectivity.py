@@ -270,7 +270,7 @@ def test_cli_end_to_end_and_figure(tmp_path, stimulus_dirs):
     layers = ["layer3.1.conv2", "layer4.0.conv2", "layer4.1.conv2"]  # 8x8, 8x16, 8x16 sheets
     maps, ssim, report = run_cli(tmp_path, stimulus_dirs, "--layers", *layers, "--late-fraction", "0.5")
 
-    assert list(maps.columns) == ["weights", "layer", "contrast", "row", "col", "t"]
+    assert list(maps.columns) == ["model", "tau", "seed", "weights", "layer", "contrast", "row", "col", "t"]
     assert maps.layer.unique().tolist() == layers and (maps.weights == "trained").all()
     assert maps.contrast.unique().tolist() == ["faces", "bodies", "places", "characters", "objects", "animacy", "size"]
     assert len(maps) == 7 * (64 + 128 + 128)
@@ -289,7 +289,7 @@ def test_cli_end_to_end_and_figure(tmp_path, stimulus_dirs):
     assert grid["faces"].shape == (8, 16)
     expected = map_ssim(grid["faces"], grid["places"])
     row = ssim[(ssim.layer == layers[-1]) & (ssim.pair == "face_place")].iloc[0]
-    assert list(ssim.columns) == ["weights", "layer", "pair", "first", "second", "ssim", "win_size", "r",
+    assert list(ssim.columns) == ["model", "tau", "seed", "weights", "layer", "pair", "first", "second", "ssim", "win_size", "r",
                                   "ssim_shuffled"]  # fmt: skip
     assert ssim.ssim_shuffled.notna().all()
     assert row.ssim == pytest.approx(expected.ssim) and row.win_size == expected.win_size == 7
@@ -306,6 +306,12 @@ def test_cli_end_to_end_and_figure(tmp_path, stimulus_dirs):
     untrained_maps, untrained_ssim, untrained = run_cli(tmp_path, stimulus_dirs, "--layers", *layers, "--untrained")
     assert untrained["weights"] == "untrained" and untrained["init_seed"] == 0
     assert not np.allclose(untrained_maps.t, maps.t)
+    # #15 item 4, "Run identity travels with the data": the untrained maps name the run whose checkpoint
+    # gave the architecture (as their selectivity_untrained/<model>/tau<tau>/seed<seed> path did), and the analysis
+    assert (report["analysis"], untrained["analysis"]) == ("selectivity", "selectivity_untrained")
+    assert report["run"] == untrained["run"] == {"model": "tiny", "tau": 1.0, "seed": 0}
+    for table in (untrained_maps, untrained_ssim):
+        assert table[["model", "tau", "seed"]].drop_duplicates().values.tolist() == [["tiny", 1.0, 0]]
 
     # Figure 5A from the three runs, as `tables curves` would concatenate them and `cli.figure` stack them
     runs = [(untrained_maps, untrained_ssim, 0.0), (maps, ssim, 0.0), (maps, ssim, 10.0)]

@@ -276,7 +276,7 @@ def test_cli_writes_scores_and_curves(tmp_path):
     assert report["metrics"]["smoothness"] == pytest.approx(np.mean(scores))
     assert report["metrics"]["smoothness_floor"] == pytest.approx(np.mean(list(report["per_layer_floor"].values())))
     table = pd.read_csv(curves)
-    assert list(table.columns) == ["layer", "distance", "r", "pairs"]
+    assert list(table.columns) == ["model", "tau", "seed", "layer", "distance", "r", "pairs"]
     assert table["layer"].unique().tolist() == layers
     for name, rows in table.groupby("layer"):
         units = sheet_for(dict(model.named_modules())[name].out_channels).units

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toponets.cli import figure
+from toponets.cli import eval_args, figure
 from toponets.figures import fig3, fig4a, fig4b, fig7, style
 from toponets.figures.fig2a import pareto_front, plot
-from toponets.tables import curves_table, metrics_table, per_layer_table, region_table, run_of
+from toponets.tables import curves_table, metrics_table, per_layer_table, region_table, training_table
 from toponets.tidy import mean_profiles, wide_metrics
+from toponets.train.common import MetricsLog
 
 
 def test_pareto_front_of_known_points():
@@ -22,20 +23,130 @@ def test_pareto_front_of_known_points():
     assert pareto_front(x, y).tolist() == [4, 0, 1, 5]
 
 
-def test_run_is_read_from_the_path():
-    assert run_of("results/eval/smoothness/resnet18/tau0.5/seed2.json") == {
-        "analysis": "smoothness", "model": "resnet18", "tau": 0.5, "seed": 2}
-    with pytest.raises(ValueError, match="not an evaluation output path"):
-        run_of("results/eval/smoothness.json")
+IDENTITY_RUNS = [("resnet18", 0.0, 0), ("resnet18", 0.5, 1), ("nano-gpt_2", 50.0, 0)]
+# What the tables were, byte for byte, when they read the run from the paths .../<model>/tau<tau>/seed<seed>.<ext>
+# (commit 25efc5d), for the outputs of `_identity_outputs`: reading it from the data changes none of them.
+TABLES_BEFORE = {
+    "metrics": """model,tau,seed,metric,value
+resnet18,0.0,0,smoothness,0.1
+resnet18,0.0,0,smoothness_floor,0.02
+resnet18,0.5,1,smoothness,0.2
+resnet18,0.5,1,smoothness_floor,
+nano-gpt_2,50.0,0,smoothness,0.30000000000000004
+nano-gpt_2,50.0,0,smoothness_floor,0.02
+""",
+    "per_layer": """model,tau,seed,layer,smoothness,smoothness_floor
+resnet18,0.0,0,l1,0.3,0.01
+resnet18,0.0,0,l2,0.125,0.002
+resnet18,0.5,1,l1,1.3,0.01
+resnet18,0.5,1,l2,0.125,0.002
+nano-gpt_2,50.0,0,l1,2.3,0.01
+nano-gpt_2,50.0,0,l2,0.125,0.002
+""",
+    "curves": """model,tau,seed,layer,distance,r,pairs
+resnet18,0.0,0,l1,0.5,0.3,4
+resnet18,0.0,0,l2,1.25,,2
+resnet18,0.5,1,l1,0.5,0.3,4
+resnet18,0.5,1,l2,1.25,,2
+nano-gpt_2,50.0,0,l1,0.5,0.3,4
+nano-gpt_2,50.0,0,l2,1.25,,2
+""",
+    "training": """model,tau,seed,metric,value
+resnet18,0.0,0,val_acc,0.125
+resnet18,0.0,0,val_loss,3.0
+resnet18,0.0,0,loss,2.25
+resnet18,0.0,0,step,2.0
+resnet18,0.5,1,val_acc,0.125
+resnet18,0.5,1,val_loss,3.0
+resnet18,0.5,1,loss,2.25
+resnet18,0.5,1,step,2.0
+nano-gpt_2,50.0,0,val_acc,0.125
+nano-gpt_2,50.0,0,val_loss,3.0
+nano-gpt_2,50.0,0,loss,2.25
+nano-gpt_2,50.0,0,step,2.0
+""",
+}
+
+
+def _identity_outputs(directory, name) -> dict[str, list]:
+    """Smoothness reports and curves (written by the CLIs' writers) and training logs (MetricsLog) of
+    IDENTITY_RUNS, each file named `name`(index): nothing in a path names the run."""
+    directory.mkdir(parents=True)
+    paths = {"json": [], "csv": [], "train": []}
+    for i, (model, tau, seed) in enumerate(IDENTITY_RUNS):
+        ident = {"analysis": "smoothness", "run": {"model": model, "tau": tau, "seed": seed}}
+        report = {"metrics": {"smoothness": 0.1 * (i + 1), "smoothness_floor": None if i == 1 else 0.02},
+                  "per_layer": {"l1": 0.3 + i, "l2": 0.125}, "per_layer_floor": {"l1": 0.01, "l2": 0.002}}
+        eval_args.write_json(directory / f"{name}{i}.json", report, ident)
+        curve = pd.DataFrame({"layer": ["l1", "l2"], "distance": [0.5, 1.25], "r": [0.3, float("nan")], "pairs": [4, 2]})
+        eval_args.write_csv(directory / f"{name}{i}.csv", curve, ident)
+        with MetricsLog(directory / f"{name}{i}.jsonl", run=ident["run"]) as log:
+            log.write({"step": 1, "loss": 2.5, "lr": 0.1})
+            log.write({"step": 2, "loss": 2.25, "val_acc": 0.125, "val_loss": 3.0})
+        for kind, ext in (("json", "json"), ("csv", "csv"), ("train", "jsonl")):
+            paths[kind].append(directory / f"{name}{i}.{ext}")
+    return paths
+
+
+def _tables(paths) -> dict[str, str]:
+    return {"metrics": metrics_table(paths["json"]).to_csv(index=False),
+            "per_layer": per_layer_table(paths["json"], "smoothness").to_csv(index=False),
+            "curves": curves_table(paths["csv"]).to_csv(index=False),
+            "training": training_table(paths["train"]).to_csv(index=False)}
+
+
+def test_tables_from_outputs_carrying_their_run_equal_those_read_from_paths(tmp_path):
+    """#15 item 4, "Run identity travels with the data": tables built from the run recorded in each output
+    (JSON "run", CSV columns model/tau/seed, training records' "run") are byte for byte the tables that
+    were read from the paths."""
+    assert _tables(_identity_outputs(tmp_path / "out", "run")) == TABLES_BEFORE
+
+
+def test_renaming_outputs_does_not_change_the_tables(tmp_path):
+    """#15 item 4: the identity comes from the data, so outputs moved or renamed make the same tables."""
+    first = _tables(_identity_outputs(tmp_path / "a", "run"))
+    renamed = _identity_outputs(tmp_path / "b", "x")
+    moved = {kind: [p.rename(tmp_path / "b" / f"{kind}_{len(paths)}_{p.name}") for p in paths]
+             for kind, paths in renamed.items()}
+    assert _tables(moved) == first
+
+
+def test_outputs_without_identity_are_refused(tmp_path):
+    """#15 item 4: an output written before outputs named their run is an error naming the file, with the fix."""
+    old = tmp_path / "smoothness" / "resnet18" / "tau0.5" / "seed0.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"metrics": {"smoothness": 0.1}, "per_layer": {"l1": 0.1}}))
+    curve = old.with_suffix(".csv")
+    pd.DataFrame({"layer": ["l1"], "r": [0.1]}).to_csv(curve, index=False)
+    log = tmp_path / "metrics.jsonl"
+    log.write_text(json.dumps({"step": 1, "loss": 2.0}) + "\n")
+    for build, path in ((metrics_table, old), (lambda ps: per_layer_table(ps, "smoothness"), old),
+                        (curves_table, curve), (training_table, log)):
+        with pytest.raises(ValueError, match=f"{path.name} has no .*older version; rerun its job"):
+            build([path])
+
+
+def test_csv_writer_puts_the_run_in_front_and_keeps_it_on_empty_tables(tmp_path):
+    """#15 item 4: an evaluation CSV names its run in columns model, tau, seed, even with no rows."""
+    ident = {"analysis": "pruning", "run": {"model": "resnet18", "tau": 5.0, "seed": 2}}
+    eval_args.write_csv(tmp_path / "a.csv", pd.DataFrame({"x": [1, 2]}), ident)
+    assert (tmp_path / "a.csv").read_text() == "model,tau,seed,x\nresnet18,5.0,2,1\nresnet18,5.0,2,2\n"
+    eval_args.write_csv(tmp_path / "e.csv", pd.DataFrame({"x": []}), ident)
+    assert curves_table([tmp_path / "a.csv", tmp_path / "e.csv"]).seed.tolist() == [2, 2]
+    with pytest.raises(ValueError, match="hide the run"):
+        eval_args.write_csv(tmp_path / "b.csv", pd.DataFrame({"seed": [1]}), ident)
+    eval_args.write_json(tmp_path / "a.json", {"metrics": {"m": 1.0}}, ident)
+    assert list(json.loads((tmp_path / "a.json").read_text())) == ["analysis", "run", "metrics"]
 
 
 def _write(tmp_path, analysis, model, tau, payload, ext="json"):
     path = tmp_path / analysis / model / f"tau{tau}" / f"seed0.{ext}"
     path.parent.mkdir(parents=True, exist_ok=True)
+    ident = {"analysis": analysis, "run": {"model": model, "tau": tau, "seed": 0}}
     if ext == "json":
-        path.write_text(json.dumps(payload))
+        eval_args.write_json(path, payload, ident)
     else:
-        payload.to_csv(path, index=False)
+        eval_args.write_csv(path, payload, ident)
     return path
 
 

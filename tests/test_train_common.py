@@ -15,6 +15,7 @@ from toponets.device import select_device
 from toponets.train.common import (
     LossGuard,
     MetricsLog,
+    logged_run,
     NonFiniteLossError,
     as_floats,
     load_state,
@@ -116,6 +117,19 @@ def test_metrics_log_resume_drops_later_steps(tmp_path):
     with MetricsLog(path):  # a fresh start empties the log
         pass
     assert read_metrics(path) == []
+
+
+def test_metrics_log_records_its_run(tmp_path):
+    """#15 item 4, "Run identity travels with the data": each record of a workflow run's log names the run
+    (the training table reads it there); the caller's record is left as it was."""
+    spec = {"name": "nano", "family": "nanogpt", "tau": 5, "seed": 1}
+    run = logged_run(spec)
+    assert run == {"model": "nano", "tau": 5.0, "seed": 1} and logged_run({"family": "nanogpt", "tau": 1.0}) is None
+    record = {"step": 1, "loss": 2.0}
+    with MetricsLog(tmp_path / "m.jsonl", run=run) as log:
+        log.write(record)
+    assert record == {"step": 1, "loss": 2.0}
+    assert read_metrics(tmp_path / "m.jsonl") == [{"step": 1, "loss": 2.0, "run": run}]
 
 
 def test_restore_resumes_a_state_of_the_same_config(tmp_path, capsys):

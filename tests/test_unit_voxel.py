@@ -307,7 +307,8 @@ def test_cli_end_to_end_on_the_allen_mirror(tmp_path, mirror):
     assert metrics["r_corrected"] == metrics["r_raw"]  # no trials: no voxel noise ceiling
     assert metrics["r_normalised"] == pytest.approx(metrics["r_raw"] / metrics["ceiling"])
     table = pd.read_csv(voxels)
-    assert list(table.columns) == ["dataset", "voxel", "unit", "row", "col", "r_train", "r_test", "noise_ceiling"]
+    assert list(table.columns) == ["model", "tau", "seed", "dataset", "voxel", "unit", "row", "col", "r_train", "r_test",
+                                   "noise_ceiling"]
     matched = table[table.unit >= 0]
     assert len(table) == 212 and len(matched) == min(units, 212) and matched.unit.is_unique
     positions = sheet_for(units).positions()[matched["unit"]]

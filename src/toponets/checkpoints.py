@@ -77,6 +77,31 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return json.loads(side.read_text())
 
 
+RUN_FIELDS = ("model", "tau", "seed")  # a run's identity: its experiment (the spec's name), tau and seed
+
+
+def run_identity(spec: dict[str, Any]) -> dict[str, Any]:
+    """{model, tau, seed} of the run of experiment spec `spec` (experiments.spec_for; a sidecar's config):
+    what every evaluation output and training log records of the run it comes from."""
+    missing = [key for key in ("name", "tau", "seed") if key not in (spec or {})]
+    if missing:
+        raise ValueError(f"the run spec lacks {missing}; the workflow's specs (experiments.spec_for) name the "
+                         "experiment, tau and seed")
+    return {"model": str(spec["name"]), "tau": float(spec["tau"]), "seed": int(spec["seed"])}
+
+
+def checkpoint_run(path: str | Path) -> dict[str, Any]:
+    """`run_identity` of the run that checkpoint `path` comes from, read from its sidecar's config (the spec
+    it was trained, or imported, for)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return run_identity(read_meta(path).get("config") or {})
+    except ValueError as err:
+        raise ValueError(f"checkpoint {path} names no run: {err}. Train or import it with the workflow "
+                         "(its sidecar's config is the run's spec)") from None
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model described by the sidecar and load the weights of checkpoint `path`."""
     path = Path(path)

@@ -1,7 +1,9 @@
-"""Tidy tables from per-checkpoint evaluation outputs.
+"""Tidy tables from per-checkpoint evaluation outputs and training logs.
 
-Evaluation files live at ``.../eval/<analysis>/<model>/tau<tau>/seed<seed>.<ext>``;
-the path names the run, so a table row gets (model, tau, seed) from it.
+Each output names the run it comes from: evaluation JSON reports in their
+``"run"`` object, evaluation CSVs in columns model, tau and seed, training
+logs in each record's ``"run"`` (see `checkpoints.run_identity`); a table row
+gets (model, tau, seed) from there, never from the file's name or folder.
 Metric tables have one row per model x tau x seed x metric; curve tables
 add the run columns to the curve's own columns.
 """
@@ -9,83 +11,83 @@ add the run columns to the curve's own columns.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .io import atomic_path
 
-_RUN_PATH = re.compile(r"(?P<analysis>[^/]+)/(?P<model>[^/]+)/tau(?P<tau>[0-9.e+-]+)/seed(?P<seed>\d+)\.[a-z]+$")
+RUN_COLUMNS = ["model", "tau", "seed"]
 
 
-def run_of(path: str | Path) -> dict:
-    """{analysis, model, tau, seed} named by an evaluation output path."""
-    match = _RUN_PATH.search(Path(path).as_posix())
-    if not match:
-        raise ValueError(f"{path} is not an evaluation output path of the form <analysis>/<model>/tau<tau>/seed<seed>.<ext>")
-    run = match.groupdict()
-    return {**run, "tau": float(run["tau"]), "seed": int(run["seed"])}
+def _no_identity(path: str | Path, what: str) -> ValueError:
+    return ValueError(f"{path} has no {what} naming its run (model, tau, seed): it was written by an older "
+                      "version; rerun its job")
 
 
-_TRAIN_PATH = re.compile(r"(?P<model>[^/]+)/tau(?P<tau>[0-9.e+-]+)/seed(?P<seed>\d+)/metrics\.jsonl$")
+def _run(run: Any, path: str | Path, what: str) -> dict:
+    """(model, tau, seed) of an output's recorded run, typed as in the tables."""
+    if not isinstance(run, dict) or any(key not in run for key in RUN_COLUMNS):
+        raise _no_identity(path, what)
+    return {"model": str(run["model"]), "tau": float(run["tau"]), "seed": int(run["seed"])}
+
+
 FINAL_TRAINING_METRICS = ("val_acc", "val_top5", "val_loss", "val_acc_ema", "loss", "ce", "topo", "step", "tokens")
 
 
 def training_table(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per run and final training metric, from training logs ``<model>/tau<tau>/seed<seed>/metrics.jsonl``.
+    """One row per run and final training metric, from training logs (JSON lines, each with its ``"run"``).
 
     Each metric's value is its last logged one (validation metrics are logged at evaluations only).
     """
     rows = []
     for path in paths:
-        match = _TRAIN_PATH.search(Path(path).as_posix())
-        if not match:
-            raise ValueError(f"{path} is not a training log path of the form <model>/tau<tau>/seed<seed>/metrics.jsonl")
         last: dict = {}
         for line in Path(path).read_text().splitlines():
             last.update(json.loads(line))
-        run = {"model": match["model"], "tau": float(match["tau"]), "seed": int(match["seed"])}
+        run = _run(last.get("run"), path, '"run" in its records')
         rows += [{**run, "metric": m, "value": float(last[m])} for m in FINAL_TRAINING_METRICS if m in last]
-    return pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"])
+    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "metric", "value"])
 
 
 def metrics_table(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per run and metric from evaluation JSON files ``{"metrics": {name: value}}``."""
+    """One row per run and metric from evaluation JSON files ``{"run": {...}, "metrics": {name: value}}``."""
     rows = []
     for path in paths:
-        run = run_of(path)
-        for metric, value in json.loads(Path(path).read_text())["metrics"].items():
-            rows.append({"model": run["model"], "tau": run["tau"], "seed": run["seed"], "metric": metric, "value": value})
-    return pd.DataFrame(rows, columns=["model", "tau", "seed", "metric", "value"])
+        report = json.loads(Path(path).read_text())
+        run = _run(report.get("run"), path, '"run" object')
+        for metric, value in report["metrics"].items():
+            rows.append({**run, "metric": metric, "value": value})
+    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "metric", "value"])
 
 
 def per_layer_table(paths: list[str | Path], metric: str) -> pd.DataFrame:
-    """One row per run and layer from evaluation JSON files ``{"per_layer": {layer: value}}``; a file's
-    further ``"per_layer_<x>"`` mappings (smoothness: ``per_layer_floor``) become columns ``<metric>_<x>``."""
+    """One row per run and layer from evaluation JSON files ``{"run": {...}, "per_layer": {layer: value}}``;
+    a file's further ``"per_layer_<x>"`` mappings (smoothness: ``per_layer_floor``) become columns ``<metric>_<x>``."""
     rows, columns = [], [metric]
     for path in paths:
-        run = run_of(path)
         report = json.loads(Path(path).read_text())
+        run = _run(report.get("run"), path, '"run" object')
         extra = {f"{metric}_{key[len('per_layer_'):]}": values for key, values in report.items()
                  if key.startswith("per_layer_")}
         columns += [c for c in extra if c not in columns]
         for layer, value in report["per_layer"].items():
-            row = {"model": run["model"], "tau": run["tau"], "seed": run["seed"], "layer": layer, metric: value}
+            row = {**run, "layer": layer, metric: value}
             rows.append({**row, **{c: values.get(layer) for c, values in extra.items()}})
-    return pd.DataFrame(rows, columns=["model", "tau", "seed", "layer", *columns])
+    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "layer", *columns])
 
 
 def curves_table(paths: list[str | Path]) -> pd.DataFrame:
-    """Concatenate per-run curve CSVs, with the run's model, tau and seed in front."""
+    """Concatenate per-run curve CSVs, each with its run's model, tau and seed columns, those in front."""
     frames = []
     for path in paths:
-        run = run_of(path)
-        frame = pd.read_csv(path)
-        frames.append(frame.assign(model=run["model"], tau=run["tau"], seed=run["seed"]))
-    table = pd.concat(frames, ignore_index=True)
-    front = ["model", "tau", "seed"]
-    return table[front + [c for c in table.columns if c not in front]]
+        frame = pd.read_csv(path, dtype={"model": str})
+        if any(c not in frame.columns for c in RUN_COLUMNS):
+            raise _no_identity(path, "columns model, tau and seed")
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True).astype({"tau": float, "seed": int})
+    return table[RUN_COLUMNS + [c for c in table.columns if c not in RUN_COLUMNS]]
 
 
 LORA_CURVE_VALUES = ("step", "val_loss")  # a LoRA curves table's own columns; every other column names the run

@@ -18,12 +18,14 @@ from . import eval_args
 
 def main(argv: list[str] | None = None) -> None:
     args = eval_args.parse(eval_args.parser(__doc__, stimuli=("images",), count="optional", validation=True), argv)
+    ident = eval_args.identity(args.checkpoint, "accuracy")
     model, _, device = eval_args.checkpoint(args, need_layers=False)
     result = top1_accuracy(model, eval_args.batches(args), device, flip_tta=args.flip_tta)
     eval_args.write_json(
         args.out,
         {"metrics": {"top1": result.top1}, "n_images": result.n_images, "checkpoint": str(args.checkpoint),
          "res": args.res, "flip_tta": args.flip_tta},
+        ident,
     )
 
 

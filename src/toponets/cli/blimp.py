@@ -41,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    ident = eval_args.identity(args.checkpoint, "blimp")
     paradigms = read_blimp(args.blimp, max_pairs=args.max_pairs)
     tokenizer = gpt2_tokenizer(args.tokenizer)
     device = select_device(args.device)
@@ -59,8 +60,8 @@ def main(argv: list[str] | None = None) -> None:
         "ties": result.ties,
         "checkpoint": str(args.checkpoint),
     }
-    eval_args.write_csv(args.paradigms_out, table)
-    eval_args.write_json(args.out, report)
+    eval_args.write_csv(args.paradigms_out, table, ident)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":

@@ -109,9 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     image_size = args.image_size or native or 224
     if native and image_size != native:
         raise SystemExit(f"--image-size {image_size}: this {family} checkpoint takes {native}x{native} images only")
+    ident = eval_args.identity(args.checkpoint, "brainscore")
     require_brainscore()
     commitment = bs.region_layers(family, model, args.region_layers)
-    identifier = "toponets-" + "-".join(Path(args.checkpoint).with_suffix("").parts[-3:])
+    run = ident["run"]  # the model's Brain-Score identifier names the run, as the checkpoint's path did only in part
+    identifier = f"toponets-{run['model']}-tau{run['tau']:g}-seed{run['seed']}"
     candidate = bs.brain_model(model, identifier, commitment, image_size)
     with tempfile.TemporaryDirectory(prefix="toponets-brainscore-") as cache_dir:
         scores = score(args, candidate, Path(cache_dir))
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         "checkpoint": str(args.checkpoint),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    eval_args.write_json(args.out, report)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":

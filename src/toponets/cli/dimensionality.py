@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         help="reduction of conv channels over space (default max), of units over tokens (default mean)",
     )
     args = eval_args.parse(parser, argv)
+    ident = eval_args.identity(args.checkpoint, "dimensionality")
     reduce = args.reduce or ("mean" if args.language else "max")
     model, layers, device = eval_args.checkpoint(args)
     per_layer, n = model_effective_dim(model, layers, eval_args.batches(args), device=device, reduce=reduce)
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
             "reduce": reduce,
             "checkpoint": str(args.checkpoint),
         },
+        ident,
     )
 
 

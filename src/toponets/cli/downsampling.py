@@ -68,10 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokenizer", help="directory with the GPT-2 vocab.json and merges.txt (metric blimp)")
     parser.add_argument("--max-pairs", type=eval_args.positive_int, help="BLiMP pairs per paradigm (default all)")
     args = eval_args.parse(parser, argv)
+    ident = eval_args.identity(args.checkpoint, "downsampling")
     model, layers, device = eval_args.checkpoint(args)
     metrics = {name: METRICS[name](args, device) for name in args.metrics}
     points = downsampling_curve(model, layers, metrics, args.factors)
-    eval_args.write_csv(args.out, pd.DataFrame([asdict(p) for p in points]))
+    eval_args.write_csv(args.out, pd.DataFrame([asdict(p) for p in points]), ident)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ response analyses; ``--val-text DIR`` its val split, for validation loss).
 The count flag (``--n-images`` or ``--max-images`` for images,
 ``--n-samples`` for windows) becomes ``args.n``: a fixed random subset of
 that many stimuli, or all of them when an optional count is left out.
+Every output records its run (`identity`): JSON reports in ``"analysis"``
+and ``"run"``, CSV tables in columns model, tau and seed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 
 from ..analysis.language import context_length, loss_metric, text_batches, token_windows
-from ..checkpoints import load_checkpoint
+from ..checkpoints import RUN_FIELDS, checkpoint_run, load_checkpoint
 from ..data.text import TokenShards
 from ..device import select_device
 from ..io import atomic_path
@@ -188,11 +190,28 @@ def number(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def write_json(path: str, report: dict[str, Any]) -> None:
+def identity(checkpoint: str, analysis: str) -> dict[str, Any]:
+    """What an output records of where it comes from: the `analysis` that wrote it (the entry point's name,
+    or what it was told to compute: selectivity_untrained, lora-<corpus>) and the run of `checkpoint`
+    (model, tau, seed, from its sidecar). Tidy tables read the run from here, never from file names."""
+    try:
+        return {"analysis": analysis, "run": checkpoint_run(checkpoint)}
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+
+
+def write_json(path: str, report: dict[str, Any], ident: dict[str, Any]) -> None:
+    """`report` with the `identity` `ident` in front: ``{"analysis": ..., "run": {model, tau, seed}, ...}``."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.write_text(json.dumps({**ident, **report}, indent=2) + "\n")
 
 
-def write_csv(path: str, table: pd.DataFrame) -> None:
+def write_csv(path: str, table: pd.DataFrame, ident: dict[str, Any]) -> None:
+    """`table` with the run of the `identity` `ident` as columns model, tau and seed in front."""
+    clash = [c for c in RUN_FIELDS if c in table.columns]
+    if clash:
+        raise ValueError(f"table columns {clash} would hide the run's identity columns {RUN_FIELDS}")
+    run = ident["run"]
+    table = table.assign(**run)[[*RUN_FIELDS, *table.columns]]
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     family = meta["model"]["family"]
     if family not in LANGUAGE:
         raise SystemExit(f"checkpoint {args.checkpoint} is a {family} model; integration windows need one of {LANGUAGE}")
+    ident = eval_args.identity(args.checkpoint, "integration_windows")
     layers = topographic_layers(model, family)  # the c_fc layer of every block
 
     corpus = read_brown(args.brown)
@@ -162,9 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         pd.DataFrame({"layer": name, "delta": np.arange(len(res.theta)), "theta": np.nanmedian(res.theta, axis=1)})
         for name, res in results.items()
     ], ignore_index=True)
-    eval_args.write_csv(args.units, pd.concat(units, ignore_index=True))
-    eval_args.write_csv(args.curves, curves)
-    eval_args.write_json(args.out, report)
+    eval_args.write_csv(args.units, pd.concat(units, ignore_index=True), ident)
+    eval_args.write_csv(args.curves, curves, ident)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":

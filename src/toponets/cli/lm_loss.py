@@ -20,6 +20,7 @@ from . import eval_args
 
 def main(argv: list[str] | None = None) -> None:
     args = eval_args.parse(eval_args.parser(__doc__, stimuli=("val-text", "text"), count="optional"), argv)
+    ident = eval_args.identity(args.checkpoint, "lm_loss")
     model, _, device = eval_args.checkpoint(args, need_layers=False)
     result = lm_loss(model, eval_args.shards(args), args.n, args.length, args.batch_size, device)
     eval_args.write_json(
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
             **eval_args.stimulus_report(args, result.n_windows),
             "checkpoint": str(args.checkpoint),
         },
+        ident,
     )
 
 

@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         p.error(str(err))
     dataset = args.dataset or Path(args.text).name
+    ident = eval_args.identity(args.checkpoint, f"lora-{dataset}")
     val_windows = token_windows(TokenShards(args.text, "val"), args.n, args.length + 1)
     per_rank, curves = {}, []
     for settings in runs:
@@ -111,8 +112,9 @@ def main(argv: list[str] | None = None) -> None:
             "split": "val",
             "checkpoint": str(args.checkpoint),
         },
+        ident,
     )
-    eval_args.write_csv(args.curve, pd.concat(curves, ignore_index=True))
+    eval_args.write_csv(args.curve, pd.concat(curves, ignore_index=True), ident)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="prune each layer alike, or all pooled")
     args = eval_args.parse(parser, argv)
+    ident = eval_args.identity(args.checkpoint, "pruning")
     model, layers, device = eval_args.checkpoint(args)
     name, metric = performance(args, device)
     fractions = fractions_for_factors(args.factors) if args.factors else args.fractions
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             "change": [p.change for p in points],
         }
     )
-    eval_args.write_csv(args.out, table)
+    eval_args.write_csv(args.out, table, ident)
 
 
 if __name__ == "__main__":

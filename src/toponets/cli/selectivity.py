@@ -152,6 +152,7 @@ def ssim_table(ssims: dict[str, dict[str, MapSimilarity]], weights: str) -> pd.D
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    ident = eval_args.identity(args.checkpoint, "selectivity_untrained" if args.untrained else "selectivity")
     device = select_device(args.device)
     model, layers = model_and_layers(args, device)
     stimuli, contrasts = selectivity_stimuli(args.floc, args.animacy_size, args.realworld_size, args.max_per_category)
@@ -197,9 +198,9 @@ def main(argv: list[str] | None = None) -> None:
         "init_seed": args.init_seed if args.untrained else None,
         "checkpoint": str(args.checkpoint),
     }  # fmt: skip
-    eval_args.write_csv(args.maps, map_rows)
-    eval_args.write_csv(args.ssim, ssim_rows)
-    eval_args.write_json(args.out, report)
+    eval_args.write_csv(args.maps, map_rows, ident)
+    eval_args.write_csv(args.ssim, ssim_rows, ident)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--curves", required=True, help="CSV file of curves to write")
     args = eval_args.parse(parser, argv)
+    ident = eval_args.identity(args.checkpoint, "smoothness")
     model, layers, device = eval_args.checkpoint(args)
     results, n = model_smoothness(
         model, layers, eval_args.batches(args), device=device, bins=args.bins, reduce=args.reduce,
@@ -75,8 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         ],
         ignore_index=True,
     )
-    eval_args.write_csv(args.curves, curves)
-    eval_args.write_json(args.out, report)
+    eval_args.write_csv(args.curves, curves, ident)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Build a tidy table from evaluation outputs.
 
     python -m toponets.cli.tables metrics --out T.csv EVAL.json ...
-    python -m toponets.cli.tables training --out T.csv results/train/<model>/tau<tau>/seed<seed>/metrics.jsonl ...
+    python -m toponets.cli.tables training --out T.csv METRICS.jsonl ...
     python -m toponets.cli.tables per-layer --metric smoothness --out T.csv EVAL.json ...
     python -m toponets.cli.tables curves --out T.csv CURVES.csv ...
     python -m toponets.cli.tables correlations --performance top1 [--models NAME ...] --out T.csv METRICS.csv
@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["metrics", "training", "per-layer", "curves", "correlations", "lora-deltas", "regions",
                                          "prior-models"])
-    parser.add_argument("inputs", nargs="+", help="evaluation outputs, .../<analysis>/<model>/tau<tau>/seed<seed>.<ext>"
+    parser.add_argument("inputs", nargs="+", help="evaluation outputs or training logs, each naming its run"
+                        " (JSON \"run\", CSV columns model, tau, seed, training records' \"run\")"
                         " (correlations, regions: one metrics table; lora-deltas: one LoRA curves table;"
                         " prior-models: paper_numbers.yaml)")
     parser.add_argument("--out", required=True)

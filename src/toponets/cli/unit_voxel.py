@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--voxels", required=True, help="CSV file of per-voxel matches to write")
     args = p.parse_args(argv)
     args.language = False
+    ident = eval_args.identity(args.checkpoint, "unit_voxel")
 
     model, layers, device = eval_args.checkpoint(args)
     layer = args.layer or layers[-1]
@@ -194,8 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         "res": args.res,
         "checkpoint": str(args.checkpoint),
     }
-    eval_args.write_csv(args.voxels, pd.concat([s.table for s in scored], ignore_index=True))
-    eval_args.write_json(args.out, report)
+    eval_args.write_csv(args.voxels, pd.concat([s.table for s in scored], ignore_index=True), ident)
+    eval_args.write_json(args.out, report, ident)
 
 
 if __name__ == "__main__":

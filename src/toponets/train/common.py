@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoints import load_refusal, save_checkpoint
+from ..checkpoints import load_refusal, run_identity, save_checkpoint
 from ..io import atomic_path
 from ..model_spec import DEFAULT_FACTOR, DEFAULT_PLACEMENT
 
@@ -221,18 +221,20 @@ class MetricsLog:
     Starting fresh (``resume_step=None``) empties the file. Resuming from step
     ``s`` keeps the records with step <= s and drops the rest (written after
     the state was saved, they will be written again), so the log never holds
-    a step twice.
+    a step twice. Given the `run` ({model, tau, seed}: `logged_run`), each record carries it as ``"run"``,
+    so the log names its run wherever it is copied (the training table reads it from there).
     """
 
-    def __init__(self, path: str | Path, resume_step: int | None = None):
+    def __init__(self, path: str | Path, resume_step: int | None = None, run: dict[str, Any] | None = None):
         self.path = Path(path)
+        self.run = run
         kept = [] if resume_step is None else [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
         with atomic_path(self.path) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
         self._file = self.path.open("a")
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record) + "\n")
+        self._file.write(json.dumps(record if self.run is None else {**record, "run": self.run}) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -243,6 +245,12 @@ class MetricsLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def logged_run(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The run identity a training log records (`checkpoints.run_identity`): None for a spec that names no
+    experiment (an ad-hoc run outside the workflow, whose log no table reads)."""
+    return run_identity(spec) if "name" in spec else None
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

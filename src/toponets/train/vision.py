@@ -72,6 +72,7 @@ from .common import (
     cuda_settings,
     end_of_step,
     finish_run,
+    logged_run,
     progress_bar,
     restore,
     seed_everything,
@@ -534,7 +535,7 @@ def _train(spec, train_dir, val_dir, out, metrics_path, state_path: Path, ctx: d
     model.train()
     record: dict[str, Any] = {}
     with (
-        distributed.main_only(ctx, MetricsLog, metrics_path, resume_step=resumed_at) as log,
+        distributed.main_only(ctx, MetricsLog, metrics_path, resume_step=resumed_at, run=logged_run(spec)) as log,
         distributed.main_only(ctx, progress_bar, total, step) as bar,
     ):
         meter = Throughput()
