@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    ident = eval_args.identity(args.checkpoint, "accuracy")
     device = select_device(args.device)
     model, _ = load_checkpoint(args.checkpoint, device=device)
     sets = {split: image_folder(path, transform=eval_transform(args.res)) for split, path in
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         "metrics": {"top1": readout.top1(*data["val"])}, "readout": "linear", "n_train": len(data["train"][1]),
         "n_images": len(data["val"][1]), "res": args.res, "epochs": args.epochs, "lr": args.lr,
         "checkpoint": str(args.checkpoint),
-    })
+    }, ident)
 
 
 if __name__ == "__main__":
