@@ -248,6 +248,10 @@ def test_slurm_profile_plans_the_paper_preset(tmp_path, mirror):
     # the three stimulus sets, the Brown corpus and Shakespeare (NSD is read in place)
     assert jobs["prepare_text"] == 6 and jobs["fetch"] == 8
     assert jobs["lora"] == 3 * 2 and jobs["selectivity"] == 13 + 4  # every vision run, and 4 experiments untrained
+    # TDANN (issue "TDANN through the same rules"): imported from its released files, evaluated where the paper
+    # compares it (Table 1, Figures 2A and 3A, unit-to-voxel), never trained
+    tdann = {job["rule"] for job in dry_run_jobs(out.stdout) if "model=tdann" in job["wildcards"]}
+    assert tdann == {"import_checkpoint", "accuracy", "smoothness", "dimensionality", "unit_voxel", "brainscore"}
     blocks = {}  # rule -> the (resources, command) of its planned jobs
     for block in re.split(r"\n(?=\[[^\]]+\]\nrule )", out.stdout):
         rule = re.search(r"^rule (\w+):", block, re.M)
