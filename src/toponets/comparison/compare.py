@@ -70,14 +70,14 @@ ITEMS = [
 ]
 
 
-def paper_numbers(path: str | Path = PAPER_NUMBERS, items: list[Item] = ITEMS) -> dict[str, list[Entry]]:
-    """The paper's entries per item, checked to cover exactly `items`, in order, and per item exactly the ids
+def paper_numbers(path: str | Path = PAPER_NUMBERS) -> dict[str, list[Entry]]:
+    """The paper's entries per item, checked to cover exactly ITEMS, in order, and per item exactly the ids
     its module declares (the entries marked `measured: false` aside)."""
     numbers = read_paper_numbers(path)
-    names = [item.name for item in items]
+    names = [item.name for item in ITEMS]
     if list(numbers) != names:
         raise ValueError(f"{path} lists items {list(numbers)}; expected {names} in that order")
-    for item in items:
+    for item in ITEMS:
         twice = sorted(i for i, n in Counter(item.ids).items() if n > 1)
         listed = [e.id for e in numbers[item.name] if e.measured]
         undeclared = [i for i in listed if i not in item.ids]
