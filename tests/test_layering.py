@@ -18,8 +18,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 RULES = [
     ("toponets.analysis", "toponets.train", "analyses share computations with training through a module below both"),
     ("toponets.figures", "toponets.tables", "figures read tidy tables; shared reshapes live in toponets.tidy"),
-    ("toponets.figures", "toponets.paper_comparison", "the comparison reads the figures' tables, not the reverse"),
-    ("toponets.paper_comparison", "toponets.figures", "the comparison computes from tidy tables (toponets.tidy)"),
+    ("toponets.figures", "toponets.comparison", "the comparison reads the figures' tables, not the reverse"),
+    ("toponets.comparison", "toponets.figures", "the comparison computes from tidy tables (toponets.tidy)"),
     ("toponets", "snakemake", "the library runs without the workflow engine"),
     ("toponets", "toponets.cli", "entry points sit on top: nothing in the library imports them"),
 ]

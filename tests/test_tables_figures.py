@@ -390,7 +390,7 @@ def test_prior_models_as_published_come_from_the_paper_numbers_with_their_source
     baseline"; Figure 2B draws Topoformer's "reported topography", Figure 3A TDANN's performance. Values the
     paper prints are in the table with their source; values only in its plots are NaN, never guessed."""
     from toponets.cli import tables as tables_cli
-    from toponets.paper_comparison import PAPER_NUMBERS, prior_models_table
+    from toponets.comparison.paper import PAPER_NUMBERS, prior_models_table
 
     out = tmp_path / "prior_models.csv"
     tables_cli.main(["prior-models", "--out", str(out), str(PAPER_NUMBERS)])

@@ -7,7 +7,8 @@
 --families maps each experiment name (the tables' `model` column) to its
 model family. Writes one CSV per paper item into --out-dir (figure_01.csv
 ... figure_12.csv, table_1.csv, table_2.csv, unit_to_voxel.csv), then the
-whole table to --out; columns item, quantity, paper, this_run, note.
+whole table to --out; columns item, id (the entry's in paper_numbers.yaml),
+quantity, paper, this_run, note. The items are toponets.comparison's modules.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..paper_comparison import ITEMS, compare
+from ..comparison.compare import ITEMS, compare
 from ..tables import write_csv
 from . import json_mapping
 

@@ -29,9 +29,9 @@ from ..tables import (
 )
 from ..tidy import wide_metrics
 
-# prior-models's builder, imported only for that kind by a computed name: the workflow then lists the paper
-# comparison as code of the prior-models job only (code_of), so editing it reruns no other table.
-PRIOR_MODELS = "toponets.paper_comparison"
+# prior-models's builder, imported only for that kind by a computed name: the workflow then lists the paper's
+# side of the comparison as code of the prior-models job only (code_of), so editing it reruns no other table.
+PRIOR_MODELS = "toponets.comparison.paper"
 
 
 def main(argv: list[str] | None = None) -> None:
