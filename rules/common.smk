@@ -8,8 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
 SRC = Path(workflow.basedir) / "src"
-# The library (on sys.path since the Snakefile) is importable in every job, local or submitted, whose
-# shell command runs `python -m toponets.cli...`.
+# The library (on sys.path since the Snakefile) is importable in every job's `python -m toponets.cli...`.
 shell.prefix(f'export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')  # braces doubled twice: f-string, then Snakemake
 
 from toponets.code_deps import closure  # noqa: E402
@@ -18,10 +17,9 @@ from toponets.data.sources import forget_stale_downloads  # noqa: E402
 from toponets.experiments import check_config, missing_paths  # noqa: E402
 from toponets.model_check import check_models  # noqa: E402
 from toponets.model_spec import FAMILIES  # noqa: E402
-from toponets.figure_table import FIGURES as FIGURE_TABLE  # noqa: E402
 from toponets.workflow_plan import (  # noqa: E402
-    FIGURE_CLI, PAPER_NUMBERS, REPORTED_TABLES, WITH_PUBLISHED, Plan, corpus_dir, launcher, models_option, repeated,
-    report_category, table_code, tokenizer_dir,
+    FIGURE_CLI, FIGURE_TABLE, PAPER_NUMBERS, REPORTED_TABLES, WITH_PUBLISHED, Plan, corpus_dir, launcher,
+    models_option, repeated, report_category, table_code, tokenizer_dir,
 )
 
 # `--config key=value` values as YAML reads them (true, null, [0, 1]), as they would be in a config file
@@ -42,11 +40,10 @@ DEVICE = config["device"]
 for problem in forget_stale_downloads(PLAN.data_sources, "resources/downloads", dry_run=workflow.dryrun):
     print(f"TopoNets: {problem}", file=sys.stderr)
 
-# Snakemake's `benchmark:` samples each job's processes every 0.5 s for their first 15 s, reading
-# /proc/<pid>/smaps_rollup, which is slow for a process that has loaded torch: with jobs of 10-30 s
-# that cost a quarter of a core in the mini preset (6% of its time). Every 2 s keeps the peak-memory
-# columns meaningful; the run times are exact either way.
-snakemake_benchmark.BENCHMARK_INTERVAL_SHORT = 2.0  # bench/benchmark_sampling.py measures it
+# `benchmark:` samples a job's processes every 0.5 s for 15 s, reading /proc/<pid>/smaps_rollup, slow once
+# torch is loaded: a quarter of a core in the mini preset. Every 2 s keeps the peak-memory columns meaningful
+# (the run times are exact either way); bench/benchmark_sampling.py measures it.
+snakemake_benchmark.BENCHMARK_INTERVAL_SHORT = 2.0
 
 # brainscore-vision has pins of its own (ENVIRONMENT.md): its jobs run in .venv-brainscore (bash setup.sh
 # --brainscore), or in envs/brainscore.yaml under --software-deployment-method conda.
@@ -74,11 +71,8 @@ def run_code(*entries):
 
 
 def sources_input(dataset):
-    """Input function: the files of `dataset` (see experiments.data_sources).
-
-    A missing user path stops a real run while the DAG is built, before any job; a dry run
-    (planning on a machine without the data) only warns.
-    """
+    """Input function: the files of `dataset`. A missing user path stops a real run while the DAG is built,
+    before any job; a dry run (planning on a machine without the data) only warns."""
 
     def files(wildcards):
         paths = []
@@ -115,11 +109,6 @@ def published_positions(w):
     """TDANN's unit positions directory of a published run ([] for other families)."""
     positions = PLAN.run(w).positions
     return [positions] if positions and not (MISSING.get(positions) and workflow.dryrun) else []
-
-
-def train_resources():
-    """Resources of training jobs: resources.train, overridden per experiment by experiments[].resources."""
-    return {key: (lambda w, key=key: PLAN.train_resource(w.model, key)) for key in PLAN.train_resource_keys()}
 
 
 def neural_input(w):

@@ -24,7 +24,7 @@ rule train:
         f"results/benchmarks/train/{{model}}/tau{{tau}}/seed{{seed}}.tsv"
     threads: lambda w: config["resources"]["train"].get("threads", workflow.cores)
     resources:
-        **train_resources(),
+        **PLAN.train_resources(),
     conda:
         "../envs/torch.yaml"
     shell:

@@ -138,9 +138,10 @@ class Plan:
         override = next(e.get("resources", {}) for e in self.config["experiments"] if e["name"] == model)
         return override.get(key, self.config["resources"]["train"].get(key, 1 if key == "cpus_per_gpu" else 0))
 
-    def train_resource_keys(self) -> list[str]:
+    def train_resources(self) -> dict[str, Any]:
+        """The resources of training jobs, each a function of the wildcards (`train_resource` of the run's experiment)."""
         keys = set(self.config["resources"]["train"]).union(*(e.get("resources", {}) for e in self.config["experiments"]))
-        return sorted(keys - {"threads"})
+        return {key: (lambda w, key=key: self.train_resource(w.model, key)) for key in sorted(keys - {"threads"})}
 
     # -- data
 
