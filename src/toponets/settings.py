@@ -219,6 +219,11 @@ class Brainscore(Section):
     konkle_image_type: str = _choice("originals", "texforms")
     region_layers: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self):
+        layers = self.region_layers
+        if not isinstance(layers, dict) or not all(isinstance(v, str) for v in layers.values()):
+            raise ValueError(f"evaluation.brainscore.region_layers: expected a mapping region -> layer name, got {layers!r}")
+
 
 @dataclass(frozen=True)
 class UnitVoxel(Section):
