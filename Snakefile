@@ -39,5 +39,5 @@ report: "report/workflow.rst"
 
 rule all:
     input:
-        all_targets(),
+        PLAN.all_targets(),
     default_target: True

@@ -13,7 +13,7 @@ rule extract_stimuli:
     benchmark:
         "results/benchmarks/extract_stimuli/{name}.tsv"
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:
@@ -30,22 +30,19 @@ rule unit_voxel:
         voxels=EVAL.format(analysis="unit_voxel") + ".csv",
     params:
         device=DEVICE,
-        cfg=config["evaluation"]["unit_voxel"],
-        neural=neural_args,
-        layer=lambda w: f"--layer {config['evaluation']['unit_voxel']['layer']}"
-        if config["evaluation"]["unit_voxel"]["layer"] else "",
+        settings=PLAN.settings("unit_voxel"),
+        neural=lambda w, input: PLAN.neural_args(input.neural),
     log:
         "results/logs/unit_voxel/{model}/tau{tau}/seed{seed}.log",
     benchmark:
         "results/benchmarks/unit_voxel/{model}/tau{tau}/seed{seed}.tsv"
     resources:
-        **rule_resources("evaluate"),
+        **PLAN.rule_resources("evaluate"),
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m toponets.cli.unit_voxel --checkpoint {input.checkpoint:q} --neural {params.neural} {params.layer} "
-        "--res {params.cfg[res]} --batch-size {params.cfg[batch_size]} --matching {params.cfg[matching]} "
-        "--ceiling {params.cfg[ceiling]} --device {params.device} --out {output.scores:q} --voxels {output.voxels:q} "
+        "python -m toponets.cli.unit_voxel --checkpoint {input.checkpoint:q} --neural {params.neural} "
+        "--settings {params.settings:q} --device {params.device} --out {output.scores:q} --voxels {output.voxels:q} "
         "> {log:q} 2>&1"
 
 
@@ -61,23 +58,20 @@ rule integration_windows:
         curves=EVAL.format(analysis="integration_curves") + ".csv",
     params:
         device=DEVICE,
-        cfg=config["evaluation"]["integration_windows"],
-        tokenizer=lambda w, input: tokenizer_dir(input),
+        settings=PLAN.settings("integration_windows"),
+        tokenizer=lambda w, input: tokenizer_dir(input.tokenizer),
     log:
         "results/logs/integration_windows/{model}/tau{tau}/seed{seed}.log",
     benchmark:
         "results/benchmarks/integration_windows/{model}/tau{tau}/seed{seed}.tsv"
     threads: lambda w: config["evaluation"]["integration_windows"]["workers"]
     resources:
-        **rule_resources("evaluate"),
+        **PLAN.rule_resources("evaluate"),
     conda:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.integration_windows --checkpoint {input.checkpoint:q} --brown {input.brown:q} "
-        "--tokenizer {params.tokenizer:q} --n-sequences {params.cfg[n_sequences]} --length {params.cfg[length]} "
-        "--window {params.cfg[window]} --seed {params.cfg[seed]} --batch-size {params.cfg[batch_size]} "
-        "--tap {params.cfg[tap]} --workers {threads} --device {params.device} "
-        "--yoking-sequences {params.cfg[yoking_sequences]} --sentence-length {params.cfg[sentence_length]} "
+        "--tokenizer {params.tokenizer:q} --settings {params.settings:q} --workers {threads} --device {params.device} "
         "--out {output.scores:q} --units {output.units:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 
@@ -96,23 +90,20 @@ rule selectivity:
         analysis="selectivity|selectivity_untrained",
     params:
         device=DEVICE,
-        cfg=config["evaluation"]["selectivity"],
-        limit=f"--max-per-category {config['evaluation']['selectivity']['max_per_category']}"
-        if config["evaluation"]["selectivity"]["max_per_category"] else "",
+        settings=PLAN.settings("selectivity"),
         untrained=lambda w: "--untrained --init-seed 0" if w.analysis == "selectivity_untrained" else "",
     log:
         "results/logs/{analysis}/{model}/tau{tau}/seed{seed}.log",
     benchmark:
         "results/benchmarks/{analysis}/{model}/tau{tau}/seed{seed}.tsv"
     resources:
-        **rule_resources("evaluate"),
+        **PLAN.rule_resources("evaluate"),
     conda:
         "../envs/torch.yaml"
     shell:
         "python -m toponets.cli.selectivity --checkpoint {input.checkpoint:q} {params.untrained} --floc {input.floc:q} "
-        "--animacy-size {input.animacy_size:q} --realworld-size {input.realworld_size:q} --res {params.cfg[res]} "
-        "{params.limit} --reduce {params.cfg[reduce]} --late-fraction {params.cfg[late_fraction]} "
-        "--shuffles {params.cfg[shuffles]} --batch-size {params.cfg[batch_size]} --device {params.device} "
+        "--animacy-size {input.animacy_size:q} --realworld-size {input.realworld_size:q} "
+        "--settings {params.settings:q} --device {params.device} "
         "--maps {output.maps:q} --ssim {output.ssim:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
@@ -125,15 +116,17 @@ rule brainscore:
         EVAL.format(analysis="brainscore") + ".json",
     params:
         python=BRAINSCORE_PYTHON,
-        args=brainscore_args,
+        settings=PLAN.settings("brainscore"),
+        data=lambda w, input: PLAN.brainscore_args(input),
     log:
         "results/logs/brainscore/{model}/tau{tau}/seed{seed}.log",
     benchmark:
         "results/benchmarks/brainscore/{model}/tau{tau}/seed{seed}.tsv"
     resources:
-        **rule_resources("evaluate"),
+        **PLAN.rule_resources("evaluate"),
     conda:
         "../envs/brainscore.yaml"
     shell:
-        "{params.python:q} -m toponets.cli.brainscore --checkpoint {input.checkpoint:q} {params.args} --out {output:q} "
+        "{params.python:q} -m toponets.cli.brainscore --checkpoint {input.checkpoint:q} {params.data} "
+        "--settings {params.settings:q} --out {output:q} "
         "> {log:q} 2>&1"

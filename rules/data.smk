@@ -4,16 +4,16 @@ rule fetch:
     output:
         "resources/downloads/{dataset}/{filename}",
     params:
-        source=download_source,
+        source=planned(PLAN.download_source),
         # config `mirror`, resolved; else the job reads $TOPONETS_MIRROR itself (a param would rerun every fetch
         # whenever the variable changes)
-        mirror=f"--mirror {shlex.quote(str(mirror_dir(config['mirror'])))}" if config["mirror"] else "",
+        mirror=PLAN.mirror_option(),
     log:
         "results/logs/fetch/{dataset}/{filename}.log",
     benchmark:
         "results/benchmarks/fetch/{dataset}/{filename}.tsv"
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:
@@ -28,13 +28,13 @@ rule prepare_images:
     output:
         directory("results/data/images"),
     params:
-        how=images_command,
+        how=lambda w, input: PLAN.images_command(input.source),
     log:
         "results/logs/prepare_images.log",
     benchmark:
         "results/benchmarks/prepare_images.tsv"
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:
@@ -55,7 +55,7 @@ rule write_beton:
         "results/benchmarks/write_beton/{split}.tsv"
     threads: 16
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:
@@ -71,15 +71,15 @@ rule prepare_text:
     output:
         directory("results/data/text/{corpus}"),
     params:
-        corpus=corpus_arguments,
-        tokenizer=lambda w, input: tokenizer_dir(input),
+        corpus=PLAN.corpus_arguments,
+        tokenizer=lambda w, input: tokenizer_dir(input.tokenizer),
     log:
         "results/logs/prepare_text/{corpus}.log",
     benchmark:
         "results/benchmarks/prepare_text/{corpus}.tsv"
     threads: 16
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:

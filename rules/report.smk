@@ -4,7 +4,7 @@
 rule paper_comparison:
     localrule: True
     input:
-        tables=compared_tables(),
+        tables=PLAN.compared_tables(),
         numbers=PAPER_NUMBERS,
         code=code_of("toponets.cli.paper_comparison"),
     output:
@@ -14,13 +14,13 @@ rule paper_comparison:
                      caption=str(REPORT / "captions" / "paper_vs_run_item.rst"),
                      category=lambda w: report_category(w.item)),
     params:
-        families=lambda w: json.dumps({r.model: r.family for r in RUNS}, sort_keys=True),
+        families=lambda w: PLAN.families_json(),
     log:
         "results/logs/tables/paper_vs_run.log",
     benchmark:
         "results/benchmarks/tables/paper_vs_run.tsv"
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:

@@ -6,25 +6,25 @@ TRAIN_DIR = "results/train/{model}/tau{tau}/seed{seed}"
 
 rule train:
     input:
-        data=train_inputs,
-        code=run_code(train_entry),
+        data=PLAN.train_inputs,
+        code=run_code(PLAN.train_entry),
     output:
         checkpoint=f"{TRAIN_DIR}/model.safetensors",
         meta=f"{TRAIN_DIR}/model.json",
         metrics=f"{TRAIN_DIR}/metrics.jsonl",
     params:
         device=DEVICE,
-        spec=spec_json,
-        command=train_command,
-        launcher=launcher,
-        resume=lambda w: f"{run_dir(w)}/resume",
+        spec=PLAN.spec_json,
+        command=PLAN.train_command,
+        launcher=lambda w, resources: launcher(resources.gpu),
+        resume=lambda w: f"{PLAN.run_dir(w)}/resume",
     log:
         f"results/logs/train/{{model}}/tau{{tau}}/seed{{seed}}.log",
     benchmark:
         f"results/benchmarks/train/{{model}}/tau{{tau}}/seed{{seed}}.tsv"
     threads: lambda w: config["resources"]["train"].get("threads", workflow.cores)
     resources:
-        **train_resources(),
+        **PLAN.train_resources(),
     conda:
         "../envs/torch.yaml"
     shell:
@@ -45,14 +45,14 @@ rule import_checkpoint:
         checkpoint="results/published/{model}/tau{tau}/seed{seed}/model.safetensors",
         meta="results/published/{model}/tau{tau}/seed{seed}/model.json",
     params:
-        spec=spec_json,
-        positions=lambda w, input: " ".join(f"--positions {shlex.quote(p)}" for p in input.positions),
+        spec=PLAN.spec_json,
+        positions=lambda w, input: repeated("--positions", input.positions),
     log:
         "results/logs/import_checkpoint/{model}/tau{tau}/seed{seed}.log",
     benchmark:
         "results/benchmarks/import_checkpoint/{model}/tau{tau}/seed{seed}.tsv"
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:
@@ -70,7 +70,7 @@ rule tdann_test_files:
     log:
         "results/logs/tdann_test_files/size{size}.log",
     resources:
-        **rule_resources("light"),
+        **PLAN.rule_resources("light"),
     conda:
         "../envs/torch.yaml"
     shell:

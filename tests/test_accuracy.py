@@ -54,8 +54,9 @@ def test_cli_writes_top1(tmp_path):
     model = tiny_checkpoint(tmp_path / "m.safetensors")
     tiny_image_folder(tmp_path / "val")
     out = tmp_path / "eval" / "accuracy.json"
-    args = ["--checkpoint", str(tmp_path / "m.safetensors"), "--images", str(tmp_path / "val"), "--res", "16"]
-    cli.main([*args, "--batch-size", "4", "--max-images", "7", "--device", "cpu", "--out", str(out)])
+    args = ["--checkpoint", str(tmp_path / "m.safetensors"), "--images", str(tmp_path / "val")]
+    settings = json.dumps({"accuracy": {"res": 16, "batch_size": 4, "max_images": 7}})
+    cli.main([*args, "--settings", settings, "--device", "cpu", "--out", str(out)])
     report = json.loads(out.read_text())
     subset = image_folder(tmp_path / "val", transform=eval_transform(16), max_images=7)
     expected = top1_accuracy(model, loader(subset, batch_size=7, shuffle=False))
@@ -73,7 +74,7 @@ def test_resnets_validate_as_the_ffcv_recipe_reports_and_the_vit_as_torchvision(
     assert eval_args.validation_protocol({**meta, "model": {"family": "vit_b_32"}}) == (224, False)
     small = {**meta, "config": {"recipe": {"val_res": 64, "val_flip": False}}}  # a preset's own recipe
     assert eval_args.validation_protocol(small) == (64, False)
-    with pytest.raises(SystemExit, match="give --res and --flip-tta"):
+    with pytest.raises(SystemExit, match="give settings res and flip_tta"):
         eval_args.validation_protocol({**meta, "model": {"family": "tdann"}})
 
 
@@ -86,6 +87,8 @@ def test_cli_validates_as_the_checkpoints_recipe_unless_told(tmp_path):
     assert (report["res"], report["flip_tta"]) == (256, True)
     expected = top1_accuracy(model, loader(image_folder(tmp_path / "val", transform=eval_transform(256)), batch_size=9, shuffle=False))
     assert report["metrics"]["top1"] == pytest.approx(expected.top1)
-    cli.main([*common, "--res", "16", "--no-flip-tta", "--out", str(tmp_path / "told.json")])
+    settings = tmp_path / "settings.json"  # a file, as by hand
+    settings.write_text(json.dumps({"accuracy": {"res": 16, "flip_tta": False}}))
+    cli.main([*common, "--settings", str(settings), "--out", str(tmp_path / "told.json")])
     report = json.loads((tmp_path / "told.json").read_text())
     assert (report["res"], report["flip_tta"]) == (16, False)

@@ -202,7 +202,7 @@ def test_cli_writes_overall_accuracy_and_paradigm_table(mirror, tmp_path):
     out, table_path = tmp_path / "eval" / "blimp.json", tmp_path / "eval" / "blimp_paradigms.csv"
     cli.main([
         "--checkpoint", str(checkpoint), "--blimp", str(zip_path), "--tokenizer", str(tokenizer_dir),
-        "--max-pairs", "3", "--device", "cpu", "--out", str(out), "--paradigms-out", str(table_path),
+        "--settings", json.dumps({"blimp": {"max_pairs": 3}}), "--device", "cpu", "--out", str(out), "--paradigms-out", str(table_path),
     ])
     report = json.loads(out.read_text())
     table = pd.read_csv(table_path, keep_default_na=False)

@@ -156,24 +156,31 @@ def test_cli_benchmark_lists():
         cli.benchmark_regions("MajajHong2015public.V4-pls,Nope-pls")
 
 
+def settings(**values) -> str:
+    """--settings of Brain-Score."""
+    return json.dumps({"brainscore": values})
+
+
 def test_cli_rejects_missing_data_and_unfit_checkpoints(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        cli.parse(["--checkpoint", "c.safetensors", "--benchmarks", "local", "--allen", "A", "--out", "o.json"])
+        cli.parse(["--checkpoint", "c.safetensors", "--settings", settings(benchmarks="local"), "--allen", "A",
+                   "--out", "o.json"])
     assert "needs --konkle-fmri" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli.parse(["--checkpoint", "c.safetensors", "--region-layers", "[1]", "--out", "o.json"])
+        cli.parse(["--checkpoint", "c.safetensors", "--settings", settings(region_layers=[1]), "--out", "o.json"])
+    assert "region -> layer name" in capsys.readouterr().err
     options = {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2, "hidden_dim": 8, "mlp_dim": 8}
     save_checkpoint(tmp_path / "vit.safetensors", build("vit_b_32", **options), "vit_b_32", options,
                     topographic_layers=[], factor=3.0, tau=0.0, step=0)
     with pytest.raises(SystemExit, match="takes 32x32 images only"):
-        cli.main(["--checkpoint", str(tmp_path / "vit.safetensors"), "--benchmarks", "paper", "--image-size", "64",
-                  "--out", str(tmp_path / "o.json")])
+        cli.main(["--checkpoint", str(tmp_path / "vit.safetensors"), "--settings",
+                  settings(benchmarks="paper", image_size=64), "--out", str(tmp_path / "o.json")])
     save_checkpoint(tmp_path / "lm.safetensors", build("nanogpt", n_layer=1, n_head=1, n_embd=8, block_size=8,
                                                        vocab_size=16), "nanogpt",
                     {"n_layer": 1, "n_head": 1, "n_embd": 8, "block_size": 8, "vocab_size": 16},
                     topographic_layers=[], factor=3.0, tau=0.0, step=0)
     with pytest.raises(SystemExit, match="Brain-Score needs one of"):
-        cli.main(["--checkpoint", str(tmp_path / "lm.safetensors"), "--benchmarks", "paper",
+        cli.main(["--checkpoint", str(tmp_path / "lm.safetensors"), "--settings", settings(benchmarks="paper"),
                   "--out", str(tmp_path / "o.json")])
 
 
@@ -195,10 +202,11 @@ def test_cli_scores_a_checkpoint_on_the_local_benchmarks(mirror, konkle_fmri, ko
     tiny_checkpoint(tmp_path / "tiny.safetensors")
     out = tmp_path / "scores.json"
     result = run_brainscore(
-        "-m", "toponets.cli.brainscore", "--checkpoint", str(tmp_path / "tiny.safetensors"), "--benchmarks", "local",
+        "-m", "toponets.cli.brainscore", "--checkpoint", str(tmp_path / "tiny.safetensors"),
         "--allen", str(mirror / "neural" / "allen"), "--konkle-fmri", str(konkle_fmri),
-        "--konkle-stimuli", str(konkle_stimuli), "--image-size", "32", "--pls-splits", "2",
-        "--region-layers", '{"V1": "layer2"}', "--out", str(out))
+        "--konkle-stimuli", str(konkle_stimuli),
+        "--settings", settings(benchmarks="local", image_size=32, pls_splits=2, region_layers={"V1": "layer2"}),
+        "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["region_layers"] == {"V1": "layer2", "V2": "layer2", "V4": "layer3", "IT": "layer4"}

@@ -110,8 +110,9 @@ def test_cli_writes_per_layer_and_mean(tmp_path):
     layers = topographic_layers(model, "resnet18")
     tiny_image_folder(tmp_path / "val", classes=2, per_class=5)
     out = tmp_path / "out" / "ed.json"
-    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--n-images", "9"]
-    cli.main([*args, "--batch-size", "4", "--device", "cpu", "--out", str(out)])
+    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val")]
+    settings = json.dumps({"dimensionality": {"res": 16, "n_images": 9, "batch_size": 4}})
+    cli.main([*args, "--settings", settings, "--device", "cpu", "--out", str(out)])
     report = json.loads(out.read_text())
     assert report["n_images"] == 9 and report["reduce"] == "max" and list(report["per_layer"]) == layers
     values = list(report["per_layer"].values())

@@ -340,6 +340,11 @@ def test_figure_5b_yoking_stimuli_are_five_whole_single_token_sentences(mirror):
 # ---------------------------------------------------------------- CLI
 
 
+def settings(**values) -> str:
+    """--settings of the integration windows."""
+    return json.dumps({"integration_windows": values})
+
+
 def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
     options = {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 32, "vocab_size": 50257}
     torch.manual_seed(0)
@@ -351,7 +356,7 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
     out, units, curves = tmp_path / "w.json", tmp_path / "units.csv", tmp_path / "curves.csv"
     cli.main([
         "--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer", GPT2_DIR,
-        "--n-sequences", "3", "--length", "23", "--batch-size", "2", "--device", "cpu",
+        "--settings", settings(n_sequences=3, length=23, batch_size=2, yoking_sequences=0), "--device", "cpu",
         "--out", str(out), "--units", str(units), "--curves", str(curves),
     ])
     report = json.loads(out.read_text())
@@ -370,8 +375,8 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
 
     cli.main([
         "--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer", GPT2_DIR,
-        "--n-sequences", "2", "--length", "23", "--batch-size", "2", "--device", "cpu",
-        "--yoking-sequences", "2", "--sentence-length", "6",
+        "--settings", settings(n_sequences=2, length=23, batch_size=2, yoking_sequences=2, sentence_length=6),
+        "--device", "cpu",
         "--out", str(out), "--units", str(units), "--curves", str(curves),
     ])
     report, table = json.loads(out.read_text()), pd.read_csv(units)
@@ -379,15 +384,17 @@ def test_cli_on_a_tiny_nanogpt(mirror, tmp_path):
     assert report["metrics"]["yoking_median"] == pytest.approx(table.yoking.median())
     with pytest.raises(SystemExit, match="do not fit the context of 32"):
         cli.main(["--checkpoint", str(checkpoint), "--brown", str(mirror / "text" / "brown.zip"), "--tokenizer",
-                  GPT2_DIR, "--n-sequences", "2", "--length", "23", "--device", "cpu", "--yoking-sequences", "1",
+                  GPT2_DIR, "--settings", settings(n_sequences=2, length=23, yoking_sequences=1), "--device", "cpu",
                   "--out", str(out), "--units", str(units), "--curves", str(curves)])
     assert (windows[windows.delta == 0].theta == 1.0).all()
 
 
 def test_cli_rejects_short_sequences_and_vision_checkpoints(tmp_path):
-    common = ["--brown", "b.zip", "--tokenizer", "t", "--n-sequences", "2", "--out", "o", "--units", "u", "--curves", "c"]
+    common = ["--brown", "b.zip", "--tokenizer", "t", "--out", "o", "--units", "u", "--curves", "c"]
     with pytest.raises(SystemExit):
-        cli.main(["--checkpoint", "x.safetensors", "--length", "22", *common])
+        cli.main(["--checkpoint", "x.safetensors", "--settings", settings(n_sequences=2, length=22), *common])
+    with pytest.raises(SystemExit):  # a key the section does not have
+        cli.main(["--checkpoint", "x.safetensors", "--settings", settings(n_sequence=2), *common])
     tiny_checkpoint(tmp_path / "r.safetensors")
     with pytest.raises(SystemExit, match="resnet18"):
         cli.main(["--checkpoint", str(tmp_path / "r.safetensors"), "--device", "cpu", *common])

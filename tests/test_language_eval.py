@@ -63,7 +63,14 @@ def lm_checkpoint(path, family: str = "nanogpt"):
 
 
 def common(checkpoint, data_flag, data, out) -> list[str]:
-    return ["--checkpoint", str(checkpoint), data_flag, str(data), "--length", "16", "--device", "cpu", "--out", str(out)]
+    return ["--checkpoint", str(checkpoint), data_flag, str(data), "--device", "cpu", "--out", str(out)]
+
+
+def settings(**sections) -> list[str]:
+    """--settings of these sections, their windows 16 tokens long unless told."""
+    windows = ("smoothness", "dimensionality", "lm_loss")
+    return ["--settings", json.dumps({name: {**({"length": 16} if name in windows else {}), **values}
+                                      for name, values in sections.items()})]
 
 
 def test_window_starts_are_seeded_disjoint_and_in_bounds():
@@ -117,7 +124,7 @@ def test_smoothness_cli_on_token_windows(tmp_path, tokens, family):
     model, layers = lm_checkpoint(tmp_path / "lm.safetensors", family)
     out, curves = tmp_path / "out" / "scores.json", tmp_path / "out" / "curves.csv"
     args = common(tmp_path / "lm.safetensors", "--text", tokens, out)
-    smoothness.main([*args, "--n-samples", "24", "--bins", "5", "--batch-size", "8", "--curves", str(curves)])
+    smoothness.main([*args, *settings(smoothness={"n_samples": 24, "bins": 5, "batch_size": 8}), "--curves", str(curves)])
     report = json.loads(out.read_text())
     assert list(report["per_layer"]) == layers
     assert (report["n_samples"], report["length"], report["split"], report["reduce"]) == (24, 16, "train", "mean")
@@ -136,7 +143,8 @@ def test_smoothness_cli_on_token_windows(tmp_path, tokens, family):
 def test_dimensionality_cli_mean_pools_tokens_by_default(tmp_path, tokens):
     model, layers = lm_checkpoint(tmp_path / "lm.safetensors")
     out = tmp_path / "ed.json"
-    dimensionality.main([*common(tmp_path / "lm.safetensors", "--text", tokens, out), "--n-samples", "20"])
+    dimensionality.main([*common(tmp_path / "lm.safetensors", "--text", tokens, out),
+                         *settings(dimensionality={"n_samples": 20})])
     report = json.loads(out.read_text())
     assert (report["n_samples"], report["reduce"]) == (20, "mean") and list(report["per_layer"]) == layers
     direct, _ = model_effective_dim(model, layers, text_batches(token_windows(TokenShards(tokens, "train"), 20, 16), 7),
@@ -148,8 +156,8 @@ def test_dimensionality_cli_mean_pools_tokens_by_default(tmp_path, tokens):
 def test_pruning_cli_tracks_validation_loss(tmp_path, tokens):
     model, _ = lm_checkpoint(tmp_path / "lm.safetensors")
     out = tmp_path / "curve.csv"
-    args = [*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), "--n-samples", "6", "--batch-size", "4"]
-    pruning.main([*args, "--fractions", "0,0.9"])
+    args = common(tmp_path / "lm.safetensors", "--val-text", tokens, out)
+    pruning.main([*args, *settings(pruning={"batch_size": 4, "fractions": [0, 0.9]}, lm_loss={"n_samples": 6})])
     table = pd.read_csv(out)
     assert list(table.columns) == ["model", "tau", "seed", "fraction", "factor", "metric", "value", "change"]
     assert table["fraction"].tolist() == [0.0, 0.9] and set(table["metric"]) == {"val_loss"}
@@ -161,8 +169,8 @@ def test_pruning_cli_tracks_validation_loss(tmp_path, tokens):
 def test_downsampling_cli_shrinks_parameters(tmp_path, tokens):
     model, layers = lm_checkpoint(tmp_path / "lm.safetensors")
     out = tmp_path / "table.csv"
-    args = [*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), "--n-samples", "6", "--batch-size", "4"]
-    downsampling.main([*args, "--factors", "1,2,4"])
+    args = common(tmp_path / "lm.safetensors", "--val-text", tokens, out)
+    downsampling.main([*args, *settings(downsampling={"factors": [1, 2, 4]}, lm_loss={"n_samples": 6, "batch_size": 4})])
     table = pd.read_csv(out)
     assert list(table.columns) == ["model", "tau", "seed", "factor", "parameters", "parameters_kept", "metric", "value", "change"]
     assert table["factor"].tolist() == [1.0, 2.0, 4.0] and set(table["metric"]) == {"val_loss"}
@@ -179,7 +187,7 @@ def test_downsampling_cli_shrinks_parameters(tmp_path, tokens):
 def test_lm_loss_cli_writes_a_metrics_json(tmp_path, tokens):
     lm_checkpoint(tmp_path / "lm.safetensors", "gpt_neo")
     out = tmp_path / "eval" / "lm_loss" / "tiny" / "tau1.0" / "seed0.json"
-    lm_loss_cli.main([*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), "--n-samples", "5"])
+    lm_loss_cli.main([*common(tmp_path / "lm.safetensors", "--val-text", tokens, out), *settings(lm_loss={"n_samples": 5})])
     report = json.loads(out.read_text())
     assert (report["n_samples"], report["length"], report["split"]) == (5, 16, "val")
     loss = report["metrics"]["val_loss"]
@@ -195,7 +203,7 @@ def test_section_3_2_statistics_perplexity_on_a_common_held_out_corpus(tmp_path,
     them (section 3.2 correlates it with ED). --text reads the train split of a corpus no model trained on."""
     lm_checkpoint(tmp_path / "lm.safetensors", "gpt_neo")
     out = tmp_path / "eval" / "lm_loss" / "tiny" / "tau1.0" / "seed0.json"
-    lm_loss_cli.main([*common(tmp_path / "lm.safetensors", "--text", tokens, out), "--n-samples", "5"])
+    lm_loss_cli.main([*common(tmp_path / "lm.safetensors", "--text", tokens, out), *settings(lm_loss={"n_samples": 5})])
     report = json.loads(out.read_text())
     assert report["split"] == "train"
     model, _ = load_checkpoint(tmp_path / "lm.safetensors")
@@ -209,22 +217,22 @@ def test_clear_errors(tmp_path, tokens, capsys):
     images = tiny_image_folder(tmp_path / "val", classes=2, per_class=2)
     lm = ["--checkpoint", str(tmp_path / "lm.safetensors"), "--device", "cpu", "--out", str(tmp_path / "o.json")]
     with pytest.raises(SystemExit):
-        dimensionality.main([*lm, "--text", str(tokens), "--n-samples", "4"])
-    assert "--length" in capsys.readouterr().err
+        dimensionality.main([*lm, "--text", str(tokens), *settings(dimensionality={"n_sample": 4})])
+    assert "evaluation.dimensionality: unknown key(s) ['n_sample']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        dimensionality.main([*lm, "--text", str(tokens), "--images", str(images), "--length", "8", "--n-samples", "4"])
+        dimensionality.main([*lm, "--text", str(tokens), "--images", str(images), *settings(dimensionality={})])
     with pytest.raises(SystemExit, match="32-token context"):
-        dimensionality.main([*lm, "--text", str(tokens), "--length", "64", "--n-samples", "4"])
+        dimensionality.main([*lm, "--text", str(tokens), *settings(dimensionality={"length": 64, "n_samples": 4})])
     with pytest.raises(SystemExit, match="give it token windows"):
-        dimensionality.main([*lm, "--images", str(images), "--res", "16", "--n-images", "4"])
+        dimensionality.main([*lm, "--images", str(images), *settings(dimensionality={"res": 16, "n_images": 4})])
     resnet = ["--checkpoint", str(tmp_path / "resnet.safetensors"), "--device", "cpu", "--out", str(tmp_path / "o.csv")]
     with pytest.raises(SystemExit, match="resnet18 model: give it --images"):
-        pruning.main([*resnet, "--val-text", str(tokens), "--length", "8"])
+        pruning.main([*resnet, "--val-text", str(tokens), *settings(lm_loss={"length": 8})])
     with pytest.raises(SystemExit):
-        downsampling.main([*lm, "--val-text", str(tokens), "--length", "8", "--factors", "0.5"])
+        downsampling.main([*lm, "--val-text", str(tokens), *settings(downsampling={"factors": [0.5]})])
     assert "numbers >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        downsampling.main([*lm, "--val-text", str(tokens), "--length", "8", "--metrics", "bogus"])
+        downsampling.main([*lm, "--val-text", str(tokens), *settings(lm_loss={"length": 8}), "--metrics", "bogus"])
     assert "val_loss" in capsys.readouterr().err
     with pytest.raises(ValueError, match="room for"):
         lm_loss(build("nanogpt", **OPTIONS["nanogpt"]), TokenShards(tokens, "val"), 10**6, 16, 4, "cpu")

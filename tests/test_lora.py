@@ -151,18 +151,18 @@ def test_validation_windows_must_fit_the_length(tokens):
         run_lora(tiny_nanogpt(), TokenShards(tokens, "train"), windows, LoraSettings(**SETTINGS), "cpu")
 
 
-def cli_args(tmp_path, tokens, *extra):
+def cli_args(tmp_path, tokens, *extra, **settings):
+    settings = {"length": LENGTH, "n_samples": 6, "lr": 0.01, "steps": 4, "eval_every": 2, "batch_size": 4, **settings}
     return [
-        "--checkpoint", str(tmp_path / "lm.safetensors"), "--text", str(tokens), "--length", str(LENGTH),
-        "--n-samples", "6", "--lr", "0.01", "--steps", "4", "--eval-every", "2",
-        "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "out" / "lora.json"),
+        "--checkpoint", str(tmp_path / "lm.safetensors"), "--text", str(tokens),
+        "--settings", json.dumps({"lora": settings}), "--device", "cpu", "--out", str(tmp_path / "out" / "lora.json"),
         "--curve", str(tmp_path / "out" / "curve.csv"), *extra,
     ]
 
 
 def test_cli_end_to_end(tmp_path, tokens):
     model, _ = lm_checkpoint(tmp_path / "lm.safetensors")
-    lora_cli.main(cli_args(tmp_path, tokens, "--rank", "2", "4", "--adapter-dir", str(tmp_path / "out" / "adapters")))
+    lora_cli.main(cli_args(tmp_path, tokens, "--adapter-dir", str(tmp_path / "out" / "adapters"), ranks=[2, 4]))
     report = json.loads((tmp_path / "out" / "lora.json").read_text())
     metrics, per_rank = report["metrics"], report["per_rank"]
     assert list(per_rank) == ["2", "4"]
@@ -193,14 +193,15 @@ def test_cli_end_to_end(tmp_path, tokens):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--targets", "mlp.gelu"], "selects transformer.h.0.mlp.gelu, a GELU, not a Linear layer"),
-        (["--dropout", "1.5"], "dropout must be in \\[0, 1\\)"),
+        ({"targets": ["mlp.gelu"]}, "selects transformer.h.0.mlp.gelu, a GELU, not a Linear layer"),
+        ({"dropout": 1.5}, "dropout must be in \\[0, 1\\)"),
+        ({"rank": [2]}, "evaluation.lora: unknown key\\(s\\) \\['rank'\\]"),
     ],
 )
 def test_cli_refuses_bad_settings(tmp_path, tokens, capsys, extra, message):
     lm_checkpoint(tmp_path / "lm.safetensors")
     with pytest.raises(SystemExit) as exit_info:
-        lora_cli.main(cli_args(tmp_path, tokens, "--rank", "2", *extra))
+        lora_cli.main(cli_args(tmp_path, tokens, **{"ranks": [2], **extra}))
     assert re.search(message, str(exit_info.value.code) + capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,8 +103,9 @@ def test_cli_writes_tidy_curve(tmp_path):
     layers = topographic_layers(model, "resnet18")
     tiny_image_folder(tmp_path / "val", classes=3, per_class=3)
     out = tmp_path / "out" / "curve.csv"
-    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--batch-size", "6"]
-    cli.main([*args, "--max-images", "6", "--fractions", "0,0.9", "--device", "cpu", "--out", str(out)])
+    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val")]
+    settings = {"pruning": {"res": 16, "batch_size": 6, "max_images": 6, "fractions": [0, 0.9]}}
+    cli.main([*args, "--settings", json.dumps(settings), "--device", "cpu", "--out", str(out)])
     table = pd.read_csv(out)
     assert list(table.columns) == ["model", "tau", "seed", "fraction", "factor", "metric", "value", "change"]
     assert table["fraction"].tolist() == [0.0, 0.9] and set(table["metric"]) == {"top1"}
@@ -128,13 +131,17 @@ def test_pruning_levels_pair_with_downsampling_factors():
 
 
 def test_cli_takes_levels_as_weight_reductions(tmp_path):
+    """fractions null: the levels are the downsampling factors' (the settings borrow downsampling.factors)."""
     checkpoint = tmp_path / "model.safetensors"
     tiny_checkpoint(checkpoint)
     tiny_image_folder(tmp_path / "val", classes=3, per_class=2)
     out = tmp_path / "curve.csv"
-    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--res", "16", "--device", "cpu"]
-    cli.main([*args, "--factors", "1,5", "--out", str(out)])
+    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--device", "cpu"]
+    settings = {"pruning": {"res": 16, "fractions": None}, "downsampling": {"factors": [1, 5]}}
+    cli.main([*args, "--settings", json.dumps(settings), "--out", str(out)])
     table = pd.read_csv(out)
     np.testing.assert_allclose(table[["fraction", "factor"]], [[0.0, 1.0], [0.8, 5.0]])
-    with pytest.raises(SystemExit):
-        cli.main([*args, "--factors", "1,5", "--fractions", "0,0.5", "--out", str(out)])
+    with pytest.raises(SystemExit):  # a section pruning does not read
+        cli.main([*args, "--settings", json.dumps({**settings, "smoothness": {}}), "--out", str(out)])
+    with pytest.raises(SystemExit):  # a factor below 1
+        cli.main([*args, "--settings", json.dumps({"downsampling": {"factors": [0.5]}}), "--out", str(out)])

@@ -252,13 +252,14 @@ def test_missing_or_odd_directories_give_clear_errors(tmp_path):
 # ---------------------------------------------------------------- CLI and figure
 
 
-def run_cli(tmp_path, dirs, *extra):
+def run_cli(tmp_path, dirs, *extra, **settings):
     out = tmp_path / "out"
+    settings = {"res": 16, "max_per_category": 2, "batch_size": 16, "shuffles": 3, **settings}
     cli.main(
         [
             "--checkpoint", str(tmp_path / "model.safetensors"), "--floc", str(dirs["floc"]),
-            "--animacy-size", str(dirs["konkle-animacy-size"]), "--res", "16", "--max-per-category", "2",
-            "--batch-size", "16", "--shuffles", "3", "--device", "cpu", "--maps", str(out / "maps.csv"), "--ssim", str(out / "ssim.csv"),
+            "--animacy-size", str(dirs["konkle-animacy-size"]), "--settings", json.dumps({"selectivity": settings}),
+            "--device", "cpu", "--maps", str(out / "maps.csv"), "--ssim", str(out / "ssim.csv"),
             "--out", str(out / "report.json"), *extra,
         ]
     )  # fmt: skip
@@ -268,7 +269,7 @@ def run_cli(tmp_path, dirs, *extra):
 def test_cli_end_to_end_and_figure(tmp_path, stimulus_dirs):
     tiny_checkpoint(tmp_path / "model.safetensors", classes=10)
     layers = ["layer3.1.conv2", "layer4.0.conv2", "layer4.1.conv2"]  # 8x8, 8x16, 8x16 sheets
-    maps, ssim, report = run_cli(tmp_path, stimulus_dirs, "--layers", *layers, "--late-fraction", "0.5")
+    maps, ssim, report = run_cli(tmp_path, stimulus_dirs, "--layers", *layers, late_fraction=0.5)
 
     assert list(maps.columns) == ["model", "tau", "seed", "weights", "layer", "contrast", "row", "col", "t"]
     assert maps.layer.unique().tolist() == layers and (maps.weights == "trained").all()

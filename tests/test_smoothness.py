@@ -262,8 +262,9 @@ def test_cli_writes_scores_and_curves(tmp_path):
     out, curves = tmp_path / "out" / "scores.json", tmp_path / "out" / "curves.csv"
     cli.main(
         [
-            "--checkpoint", str(tmp_path / "model.safetensors"), "--images", str(images), "--res", "16",
-            "--n-images", "8", "--bins", "6", "--batch-size", "3", "--device", "cpu",
+            "--checkpoint", str(tmp_path / "model.safetensors"), "--images", str(images),
+            "--settings", json.dumps({"smoothness": {"res": 16, "n_images": 8, "bins": 6, "batch_size": 3}}),
+            "--device", "cpu",
             "--out", str(out), "--curves", str(curves),
         ]
     )  # fmt: skip

@@ -85,3 +85,25 @@ def test_linear_readout_learns_separable_features():
     model = build("tdann", image_size=SIZE)
     feats, labels = pooled_features(model, [(torch.randn(2, 3, SIZE, SIZE), torch.tensor([0, 1]))])
     assert feats.shape == (2, 512) and labels.tolist() == [0, 1]
+
+
+def test_linear_readout_cli_reads_its_settings_and_the_checkpoints_input_size(tmp_path):
+    """The accuracy job of a TDANN run: res null = the checkpoint's own input size (its builder's image_size)."""
+    import json
+
+    from conftest import tiny_image_folder
+    from toponets.cli import linear_readout
+
+    _, weights, positions = tdann_files(tmp_path)
+    spec = spec_for({"name": "tdann", "family": "tdann", "options": {"image_size": SIZE}}, 0, 0)
+    import_authors_checkpoint(weights, tmp_path / "m.safetensors", spec, positions=positions)
+    tiny_image_folder(tmp_path / "train", classes=2, per_class=3)
+    tiny_image_folder(tmp_path / "val", classes=2, per_class=2)
+    out = tmp_path / "acc.json"
+    args = ["--checkpoint", str(tmp_path / "m.safetensors"), "--train-images", str(tmp_path / "train"),
+            "--images", str(tmp_path / "val"), "--epochs", "2", "--device", "cpu", "--out", str(out)]
+    linear_readout.main([*args, "--settings", json.dumps({"accuracy": {"res": None, "batch_size": 4}})])
+    report = json.loads(out.read_text())
+    assert report["res"] == SIZE and report["n_images"] == 4 and report["run"]["model"] == "tdann"
+    with pytest.raises(SystemExit):  # a section it does not read
+        linear_readout.main([*args, "--settings", json.dumps({"smoothness": {}})])

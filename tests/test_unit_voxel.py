@@ -294,8 +294,9 @@ def test_cli_end_to_end_on_the_allen_mirror(tmp_path, mirror):
     checkpoint = tmp_path / "tiny.safetensors"
     model = tiny_checkpoint(checkpoint)
     out, voxels = tmp_path / "scores.json", tmp_path / "voxels.csv"
-    cli.main(["--checkpoint", str(checkpoint), "--neural", f"allen:{mirror / 'neural' / 'allen'}", "--res", "32",
-              "--batch-size", "64", "--device", "cpu", "--out", str(out), "--voxels", str(voxels)])
+    settings = json.dumps({"unit_voxel": {"res": 32, "batch_size": 64}})
+    cli.main(["--checkpoint", str(checkpoint), "--neural", f"allen:{mirror / 'neural' / 'allen'}", "--settings", settings,
+              "--device", "cpu", "--out", str(out), "--voxels", str(voxels)])
     report = json.loads(out.read_text())
     metrics = report["metrics"]
     units = model.layer4[1].conv2.out_channels

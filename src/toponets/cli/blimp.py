@@ -1,8 +1,12 @@
 """BLiMP accuracy of a language-model checkpoint (METHODS §8).
 
     python -m toponets.cli.blimp --checkpoint C.safetensors --blimp BLiMP.zip --tokenizer DIR \
-        [--max-pairs N] [--batch-size 64] [--device auto] \
+        [--settings '{"blimp": {"max_pairs": N, "batch_size": 64}}'] [--device auto] \
         --out blimp.json --paradigms-out blimp_paradigms.csv
+
+Settings: the config's evaluation.blimp (toponets.settings.Blimp): max_pairs
+(the first N pairs of each paradigm; null = all) and batch_size (sentences
+per forward pass).
 
 Writes ``{"metrics": {"blimp": x}, "n_pairs": n, "checkpoint": ...}`` (x: the
 fraction of pairs whose good sentence has the higher summed log-probability;
@@ -31,8 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="language-model checkpoint (.safetensors + .json sidecar)")
     p.add_argument("--blimp", required=True, help="BLiMP.zip (67 data/<paradigm>.jsonl files)")
     p.add_argument("--tokenizer", required=True, help="directory with the GPT-2 vocab.json and merges.txt")
-    p.add_argument("--max-pairs", type=eval_args.positive_int, default=None, help="score only the first N pairs of each paradigm")
-    p.add_argument("--batch-size", type=eval_args.positive_int, default=64, help="sentences per forward pass")
+    eval_args.add_settings(p, "blimp")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--out", required=True, help="JSON file of the overall accuracy")
     p.add_argument("--paradigms-out", required=True, help="CSV file of the per-paradigm counts")
@@ -40,14 +43,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = eval_args.read_settings(p, p.parse_args(argv))
+    settings = args.settings["blimp"]
     ident = eval_args.identity(args.checkpoint, "blimp")
-    paradigms = read_blimp(args.blimp, max_pairs=args.max_pairs)
+    paradigms = read_blimp(args.blimp, max_pairs=settings.max_pairs)
     tokenizer = gpt2_tokenizer(args.tokenizer)
     device = select_device(args.device)
     model, _ = load_checkpoint(args.checkpoint, device=device)
     progress = tqdm(paradigms, desc="BLiMP paradigms", file=sys.stderr, mininterval=2.0, dynamic_ncols=True)
-    result = blimp_accuracy(model, tokenizer, progress, device, args.batch_size)
+    result = blimp_accuracy(model, tokenizer, progress, device, settings.batch_size)
     table = pd.DataFrame(
         [{**asdict(score), "accuracy": score.accuracy} for score in result.paradigms],
         columns=["paradigm", "field", "linguistics_term", "pairs", "correct", "ties", "accuracy"],
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         "metrics": {"blimp": result.accuracy},
         "n_pairs": result.n_pairs,
         "n_paradigms": len(result.paradigms),
-        "max_pairs": args.max_pairs,
+        "max_pairs": settings.max_pairs,
         "ties": result.ties,
         "checkpoint": str(args.checkpoint),
     }

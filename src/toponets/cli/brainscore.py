@@ -2,18 +2,20 @@
 
 Runs in .venv-brainscore (see toponets.brainscore_model):
 
-    python -m toponets.cli.brainscore --checkpoint C.safetensors --benchmarks local \
+    python -m toponets.cli.brainscore --checkpoint C.safetensors \
         --allen MIRROR/neural/allen --konkle-fmri MIRROR/neural/occipitoTemp_Multivariate11-Apr-2018.mat \
-        --konkle-stimuli KONKLE_DIR [--konkle-image-type originals] [--image-size 224] [--pls-splits 10] \
-        [--region-layers '{"IT": "layer4.1"}'] --out scores.json
+        --konkle-stimuli KONKLE_DIR [--settings '{"brainscore": {"benchmarks": "local", "konkle_image_type":
+        "originals", "image_size": 224, "pls_splits": 10, "region_layers": {"IT": "layer4.1"}}}'] --out scores.json
 
-    python -m toponets.cli.brainscore --checkpoint C.safetensors --benchmarks paper --out scores.json
+    python -m toponets.cli.brainscore --checkpoint C.safetensors --settings '{"brainscore": {"benchmarks": "paper"}}' \
+        --out scores.json
 
-``--benchmarks``: a comma-separated list of benchmark identifiers and the groups ``local`` (the two
+Settings: the config's evaluation.brainscore (toponets.settings.Brainscore).
+benchmarks (null: local): a comma-separated list of benchmark identifiers and the groups ``local`` (the two
 offline benchmarks built from the mirror) and ``paper`` (the public benchmarks of METHODS §7.2; needs
 Brain-Score's servers or a filled ~/.brainio cache), e.g. ``paper,local``. KONKLE_DIR is the extracted
-konkle-animacy-size.tar. ``--image-size`` defaults to a ViT's own input size and to 224 for ResNets.
-``--pls-splits`` sets the cross-validation splits of the local PLS benchmark. ``--region-layers``
+konkle-animacy-size.tar. image_size (null) defaults to a ViT's own input size and to 224 for ResNets.
+pls_splits sets the cross-validation splits of the local PLS benchmark. region_layers
 overrides the default region -> layer commitment, region by region (a JSON object). Region means average
 every benchmark scored for the region, so ``paper,local`` mixes them: run ``paper`` alone for the paper's
 tables. Writes ``{"metrics": {region: mean score, benchmark: score}, "regions": {...},
@@ -34,18 +36,18 @@ from .. import brainscore_model as bs
 from ..checkpoints import load_checkpoint
 from ..data.neural import load_allen
 from ..model_spec import VISION
-from . import eval_args, json_mapping
+from . import eval_args
 
 
 def benchmark_regions(spec: str) -> dict[str, str]:
-    """Benchmark identifier -> commitment region for a ``--benchmarks`` value (ids, 'local' and 'paper')."""
+    """Benchmark identifier -> commitment region for a ``benchmarks`` setting (ids, 'local' and 'paper')."""
     public = {b: region for region, ids in bs.PAPER_BENCHMARKS.items() for b in ids}
     groups = {"local": dict(bs.LOCAL_BENCHMARKS), "paper": public}
     known = {**bs.LOCAL_BENCHMARKS, **public}
     wanted = [b.strip() for b in spec.split(",") if b.strip()]
     unknown = [b for b in wanted if b not in known and b not in groups]
     if not wanted or unknown:
-        raise SystemExit(f"--benchmarks: unknown benchmark(s) {unknown or spec!r}; use 'local', 'paper' or some of "
+        raise SystemExit(f"benchmarks: unknown benchmark(s) {unknown or spec!r}; use 'local', 'paper' or some of "
                          f"{sorted(known)}")
     regions: dict[str, str] = {}
     for b in wanted:
@@ -56,19 +58,17 @@ def benchmark_regions(spec: str) -> dict[str, str]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="vision checkpoint (.safetensors with its .json sidecar)")
-    p.add_argument("--benchmarks", default="local", help="comma-separated benchmark ids and groups 'local', 'paper'")
+    eval_args.add_settings(p, "brainscore")
     p.add_argument("--allen", help="the mirror's neural/allen folder (for local.Allen_VISp-pls)")
     p.add_argument("--konkle-fmri", help="occipitoTemp_Multivariate11-Apr-2018.mat (for the local RDM benchmark)")
     p.add_argument("--konkle-stimuli", help="extracted konkle-animacy-size.tar (for the local RDM benchmark)")
-    p.add_argument("--konkle-image-type", choices=bs.KONKLE_IMAGE_TYPES, default="originals",
-                   help="which fMRI RDMs: responses to the original images or to their texforms")
-    p.add_argument("--image-size", type=eval_args.positive_int, help="model input size in pixels (default: a ViT's "
-                   "own, 224 for ResNets)")
-    p.add_argument("--pls-splits", type=eval_args.positive_int, default=10,
-                   help="cross-validation splits of the local PLS benchmark (Brain-Score's default: 10)")
-    p.add_argument("--region-layers", type=json_mapping("region -> layer name"), default={}, help="JSON region -> layer overrides")
     p.add_argument("--out", required=True, help="JSON file to write")
-    args = p.parse_args(argv)
+    args = eval_args.read_settings(p, p.parse_args(argv))
+    settings = args.settings["brainscore"]
+    args.benchmarks = settings.benchmarks or "local"
+    args.image_size, args.pls_splits, args.konkle_image_type = (settings.image_size, settings.pls_splits,
+                                                                settings.konkle_image_type)
+    args.region_layers = dict(settings.region_layers)
     args.regions = benchmark_regions(args.benchmarks)
     needs = {bs.ALLEN_BENCHMARK: ["allen"], bs.KONKLE_BENCHMARK: ["konkle_fmri", "konkle_stimuli"]}
     for benchmark, options in needs.items():
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     native = meta["model"]["options"].get("image_size")  # a ViT takes only its own input size
     image_size = args.image_size or native or 224
     if native and image_size != native:
-        raise SystemExit(f"--image-size {image_size}: this {family} checkpoint takes {native}x{native} images only")
+        raise SystemExit(f"image_size {image_size}: this {family} checkpoint takes {native}x{native} images only")
     ident = eval_args.identity(args.checkpoint, "brainscore")
     require_brainscore()
     commitment = bs.region_layers(family, model, args.region_layers)

@@ -1,33 +1,32 @@
 """Effective dimensionality of every topographic layer of a vision or language checkpoint (METHODS §3).
 
     python -m toponets.cli.dimensionality --checkpoint C.safetensors --images VAL_DIR \
-        --res 64 --n-images N --batch-size 256 [--reduce max] [--device auto] --out out.json
+        [--settings '{"dimensionality": {"res": 64, "n_images": N, "batch_size": 256, "reduce": "max"}}'] \
+        [--device auto] --out out.json
 
     python -m toponets.cli.dimensionality --checkpoint C.safetensors --text TOKENS_DIR \
-        --length 256 --n-samples N --batch-size 64 [--reduce mean] [--device auto] --out out.json
+        [--settings '{"dimensionality": {"length": 256, "n_samples": N, "batch_size": 64}}'] \
+        [--device auto] --out out.json
 
+Settings: the config's evaluation.dimensionality (toponets.settings.Dimensionality).
 Writes ``{"metrics": {"effective_dim": mean over layers}, "per_layer": {layer:
 ED}, ...}`` (undefined values as null; n_images and res, or n_samples, length
-and split). Conv channels are max-pooled over space by default, as TDANN does;
-c_fc units are mean-pooled over a window's tokens by default (METHODS §3).
+and split). Conv channels are pooled over space by the settings' reduce (by
+default max, as TDANN does); c_fc units are mean-pooled over a window's
+tokens (METHODS §3).
 """
 
 from __future__ import annotations
 
-from ..analysis.activations import REDUCTIONS
 from ..analysis.dimensionality import mean_effective_dim, model_effective_dim
 from . import eval_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = eval_args.parser(__doc__, stimuli=("images", "text"), count="required")
-    parser.add_argument(
-        "--reduce", choices=REDUCTIONS, default=None,
-        help="reduction of conv channels over space (default max), of units over tokens (default mean)",
-    )
-    args = eval_args.parse(parser, argv)
+    parser = eval_args.parser(__doc__, "dimensionality", stimuli=("images", "text"))
+    args = eval_args.use_stimuli(eval_args.parse(parser, argv), "dimensionality", count="n_images")
     ident = eval_args.identity(args.checkpoint, "dimensionality")
-    reduce = args.reduce or ("mean" if args.language else "max")
+    reduce = "mean" if args.language else args.settings["dimensionality"].reduce
     model, layers, device = eval_args.checkpoint(args)
     per_layer, n = model_effective_dim(model, layers, eval_args.batches(args), device=device, reduce=reduce)
     eval_args.write_json(

@@ -1,14 +1,18 @@
-"""What the evaluation entry points share: arguments, checkpoint, stimuli, JSON and CSV output.
+"""What the evaluation entry points share: arguments, settings, checkpoint, stimuli, JSON and CSV output.
 
-Stimuli are validation images for vision checkpoints (``--images DIR --res
-R``) or fixed token windows for language checkpoints (``--length L`` tokens
-from a prepare_text directory: ``--text DIR`` reads its train split, for the
-response analyses; ``--val-text DIR`` its val split, for validation loss).
-The count flag (``--n-images`` or ``--max-images`` for images,
-``--n-samples`` for windows) becomes ``args.n``: a fixed random subset of
-that many stimuli, or all of them when an optional count is left out.
-Every output records its run (`identity`): JSON reports in ``"analysis"``
-and ``"run"``, CSV tables in columns model, tau and seed.
+Every evaluation takes its settings as one argument, ``--settings``: JSON
+text or a .json file of the config's ``evaluation`` sections it reads
+(`toponets.settings.READS`), e.g. ``'{"smoothness": {"n_images": 100}}'``;
+left-out sections and keys take their defaults (the schema's). The command
+line names only the job's own files and device. Stimuli are validation
+images for vision checkpoints (``--images DIR``, at the settings' res) or
+fixed token windows for language checkpoints (a prepare_text directory:
+``--text DIR`` reads its train split, for the response analyses;
+``--val-text DIR`` its val split, for validation loss). `use_stimuli` sets
+``args.res``, ``args.n`` (a fixed random subset of that many stimuli, or
+all of them for None), ``args.length`` and ``args.batch_size`` from the
+settings. Every output records its run (`identity`): JSON reports in
+``"analysis"`` and ``"run"``, CSV tables in columns model, tau and seed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import settings as settings_types
 from ..analysis.language import context_length, loss_metric, text_batches, token_windows
 from ..checkpoints import RUN_FIELDS, checkpoint_run, load_checkpoint
 from ..data.text import TokenShards
@@ -45,61 +50,39 @@ def positive_int(text: str) -> int:
     return value
 
 
-def number_list(low: float, high: float = math.inf) -> Callable[[str], list[float]]:
-    """An argparse type: a non-empty comma-separated list of numbers in [low, high]."""
-    span = f"[{low:g}, {high:g}]" if high < math.inf else f">= {low:g}"
-
-    def parse(text: str) -> list[float]:
-        try:
-            values = [float(part) for part in text.split(",") if part.strip()]
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'") from err
-        if not values or not all(low <= v <= high for v in values):
-            raise argparse.ArgumentTypeError(f"expected a non-empty list of numbers {span}, got '{text}'")
-        return values
-
-    return parse
+def add_settings(p: argparse.ArgumentParser, analysis: str) -> argparse.ArgumentParser:
+    """--settings of `analysis`: its sections of the config's ``evaluation`` (toponets.settings.READS)."""
+    sections = ", ".join(settings_types.READS[analysis])
+    p.add_argument("--settings", default="{}", help=f"JSON text or a .json file of evaluation sections ({sections}): "
+                   '{"section": {"key": value}}; left-out keys take their defaults')
+    p.set_defaults(analysis=analysis)
+    return p
 
 
-def parser(
-    doc: str, *, stimuli: tuple[str, ...] = ("images",), count: str = "optional", validation: bool = False
-) -> argparse.ArgumentParser:
-    """Arguments of an evaluation on `stimuli` (some of `STIMULI`, exactly one given per run).
+def read_settings(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Replace ``args.settings`` (the --settings text) by the settings it gives (toponets.settings.Settings)."""
+    try:
+        args.settings = settings_types.read(args.settings, args.analysis)
+    except ValueError as err:
+        p.error(str(err))
+    return args
 
-    `count` "required" asks for ``--n-images``/``--n-samples``; "optional"
-    offers ``--max-images``/``--n-samples`` as a cap. `validation` (top-1
-    accuracy) lets ``--res`` and ``--flip-tta`` default to the checkpoint
-    recipe's validation (see `validation_protocol`).
-    """
+
+def parser(doc: str, analysis: str, *, stimuli: tuple[str, ...] = ("images",)) -> argparse.ArgumentParser:
+    """Arguments of the evaluation `analysis` on `stimuli` (some of `STIMULI`, exactly one given per run)."""
     unknown = set(stimuli) - set(STIMULI)
-    if not stimuli or unknown or count not in ("required", "optional"):
-        raise ValueError(f"stimuli must be some of {STIMULI} and count required or optional, got {stimuli}, {count}")
-    windows = [kind for kind in stimuli if kind != "images"]  # token-window stimuli
+    if not stimuli or unknown:
+        raise ValueError(f"stimuli must be some of {STIMULI}, got {stimuli}")
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="model checkpoint (.safetensors with its .json sidecar)")
+    add_settings(p, analysis)
     source = p.add_mutually_exclusive_group(required=True)
     if "images" in stimuli:
         source.add_argument("--images", help="validation images in ImageFolder layout (vision checkpoints)")
-    if "text" in windows:
+    if "text" in stimuli:
         source.add_argument("--text", help="token shards of prepare_text (language checkpoints): train-split windows")
-    if "val-text" in windows:
+    if "val-text" in stimuli:
         source.add_argument("--val-text", help="token shards of prepare_text (language checkpoints): val-split windows")
-    if "images" in stimuli:
-        recipe = "; default: the checkpoint recipe's val_res" if validation else ""
-        p.add_argument("--res", type=int, help=f"evaluation resolution (centre crop, ratio 224/256); with --images{recipe}")
-    if "images" in stimuli and validation:
-        p.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
-                       help="sum the logits of each image and its mirror image; default: the recipe's val_flip")
-    if windows:
-        p.add_argument("--length", type=positive_int, help="tokens of context per window; with --text/--val-text")
-    flags = ["--n-images" if count == "required" else "--max-images"] if "images" in stimuli else []
-    flags += ["--n-samples"] if windows else []
-    p.add_argument(
-        *flags, dest="n", type=positive_int, required=count == "required",
-        help="number of stimuli (images or token windows): a fixed random subset"
-        + ("" if count == "required" else "; all when left out"),
-    )
-    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     if "images" in stimuli:
         p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
@@ -108,13 +91,28 @@ def parser(
 
 
 def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse `argv`, check the stimulus flags go together, and set ``args.language`` (token windows given)."""
-    args = p.parse_args(argv)
+    """Parse `argv` and its --settings, and set ``args.language`` (token windows given)."""
+    args = read_settings(p, p.parse_args(argv))
     args.language = any(getattr(args, name, None) for name in TEXT_SPLITS)
-    if args.language and args.length is None:
-        p.error("token windows need --length (tokens of context per window)")
-    if not args.language and args.res is None and "flip_tta" not in args:
-        p.error("--images needs --res (the evaluation resolution)")
+    return args
+
+
+def use_stimuli(
+    args: argparse.Namespace, section: str, *, count: str | None = None, windows: str | None = None,
+    validation: bool = False,
+) -> argparse.Namespace:
+    """Set the stimulus settings of `args` from its settings' `section`: ``batch_size``; for images ``res``
+    and ``n`` (the section's `count` key; None: all), with `validation` (top-1 accuracy) also ``flip_tta``,
+    both null = the checkpoint recipe's (`validation_protocol`); for token windows ``n`` and ``length``,
+    the section `windows`' n_samples and length (default `section`'s)."""
+    own = args.settings[section]
+    args.batch_size, args.validation = own.batch_size, validation and not args.language
+    if args.language:
+        window = args.settings[windows or section]
+        args.n, args.length = window.n_samples, window.length
+    else:
+        args.res, args.n = own.res, getattr(own, count) if count else None
+        args.flip_tta = own.flip_tta if validation else None
     return args
 
 
@@ -126,7 +124,7 @@ def validation_protocol(meta: dict[str, Any]) -> tuple[int, bool]:
 
     family = meta["model"]["family"]
     if family not in DEFAULT_RECIPES:
-        raise SystemExit(f"a {family} checkpoint has no training recipe to validate as: give --res and --flip-tta")
+        raise SystemExit(f"a {family} checkpoint has no training recipe to validate as: give settings res and flip_tta")
     recipe = {**DEFAULT_RECIPES[family], **(meta.get("config") or {}).get("recipe", {})}
     return recipe["val_res"], recipe["val_flip"]
 
@@ -139,16 +137,16 @@ def checkpoint(args: argparse.Namespace, *, need_layers: bool = True) -> tuple[n
     if need_layers and not layers:
         raise SystemExit(f"checkpoint {args.checkpoint} lists no topographic layers (meta topo.layers is empty)")
     if (family in LANGUAGE) != args.language:
-        wanted = "token windows (--text/--val-text DIR --length L)" if family in LANGUAGE else "--images DIR --res R"
+        wanted = "token windows (--text/--val-text DIR)" if family in LANGUAGE else "--images DIR"
         raise SystemExit(f"checkpoint {args.checkpoint} is a {family} model: give it {wanted}")
-    if not args.language and "flip_tta" in args:
+    if getattr(args, "validation", False):
         res, flip = validation_protocol(meta)
         args.res = res if args.res is None else args.res
         args.flip_tta = flip if args.flip_tta is None else args.flip_tta
     context = context_length(model) if args.language else None
     if context is not None and args.length > context:
-        raise SystemExit(f"--length {args.length} exceeds the {context}-token context of {args.checkpoint}; "
-                         f"use --length {context} or less")
+        raise SystemExit(f"settings length {args.length} exceeds the {context}-token context of {args.checkpoint}; "
+                         f"use a length of {context} or less")
     return model, layers, device
 
 

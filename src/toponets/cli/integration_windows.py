@@ -1,26 +1,29 @@
 """Temporal integration windows of the c_fc units of a language checkpoint (METHODS §5; Figures 5B and 8).
 
     python -m toponets.cli.integration_windows --checkpoint C.safetensors --brown brown.zip \
-        --tokenizer TOKENIZER_DIR --n-sequences N [--length 40] [--window 20] [--seed 0] \
-        [--batch-size 4] [--tap pre] [--workers 1] [--device auto] \
-        [--yoking-sequences M] [--sentence-length 12] \
+        --tokenizer TOKENIZER_DIR [--workers 1] [--device auto] \
+        [--settings '{"integration_windows": {"n_sequences": N, "length": 40, "window": 20, "seed": 0,
+                      "batch_size": 4, "tap": "pre", "yoking_sequences": M, "sentence_length": 12}}'] \
         --out windows.json --units units.csv --curves curves.csv
 
-N natural Brown sequences of --length words (only those that fit in the
-model's context are drawn), each with --length same-tag word swaps; the
-c_fc output of every block (before the GELU with --tap pre, the default;
-after it with --tap post), averaged within words; the window of every unit
-over lags 0..--window and its fit c(Δ+1)^(-a) + (1-c)e^(-bΔ) (see
+Settings: the config's evaluation.integration_windows
+(toponets.settings.IntegrationWindows; its workers is --workers, the job's
+threads). n_sequences natural Brown sequences of `length` words (only those
+that fit in the model's context are drawn), each with `length` same-tag word
+swaps, drawn with `seed`; the c_fc output of every block (before the GELU
+with tap pre, the default; after it with tap post), averaged within words,
+batch_size sequences per forward pass; the window of every unit over lags
+0..window and its fit c(Δ+1)^(-a) + (1-c)e^(-bΔ) (see
 toponets.analysis.integration_windows). --workers processes share the fits.
-With --yoking-sequences M > 0, also M structure-yoking sequences (5
-sentences of --sentence-length single-token words) and every unit's
+With yoking_sequences M > 0, also M structure-yoking sequences (5
+sentences of sentence_length single-token words) and every unit's
 sentence-yoking index (Skrill & Norman-Haignere's structure yoking).
 
 Writes ``{"metrics": {window_c_mean, window_c_median, window_a_median,
 window_b_median, window_fit_failed_fraction}, "per_layer": {layer: median c},
 "per_layer_fits": {layer: {a, b, c (medians over units), failed, units}}, ...}``
 (undefined values as null), plus ``yoking_median`` and ``per_layer_yoking``
-(medians) with --yoking-sequences; the tidy per-unit table (--units: layer,
+(medians) with yoking_sequences; the tidy per-unit table (--units: layer,
 unit, row, col, a, b, c, yoking; NaN where the fit failed or yoking was not
 measured) and the per-layer median window (--curves: layer, delta, theta).
 """
@@ -34,9 +37,6 @@ import pandas as pd
 
 from ..analysis.integration_windows import (
     CONTEXT_SENTENCES,
-    SENTENCE_LENGTH,
-    TAPS,
-    WINDOW,
     encode_words,
     layer_windows,
     swap_differences,
@@ -62,19 +62,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="language checkpoint (.safetensors with its .json sidecar)")
     p.add_argument("--brown", required=True, help="NLTK's brown.zip (the mirror's text/brown.zip)")
     p.add_argument("--tokenizer", required=True, help="directory with the GPT-2 vocab.json and merges.txt")
-    p.add_argument("--n-sequences", type=eval_args.positive_int, required=True, help="natural sequences to swap in")
-    p.add_argument("--length", type=eval_args.positive_int, default=40, help="words per sequence")
-    p.add_argument("--window", type=eval_args.positive_int, default=WINDOW, help="largest lag Δ, in words")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sequence choice and the swaps")
-    p.add_argument("--batch-size", type=eval_args.positive_int, default=4,
-                   help="sequences per forward pass, each with its length + 1 variants")
-    p.add_argument("--tap", choices=TAPS, default="pre", help="c_fc output before (pre) or after (post) the GELU")
-    p.add_argument("--workers", type=eval_args.positive_int, default=1, help="processes for the curve fits")
+    eval_args.add_settings(p, "integration_windows")
+    p.add_argument("--workers", type=eval_args.positive_int, help="processes for the curve fits (default: the "
+                   "settings' workers)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--yoking-sequences", type=int, default=0,
-                   help="structure-yoking sequences for the sentence-yoking index (0: not measured)")
-    p.add_argument("--sentence-length", type=eval_args.positive_int, default=SENTENCE_LENGTH,
-                   help="words per sentence of the yoking sequences")
     p.add_argument("--out", required=True, help="JSON report to write")
     p.add_argument("--units", required=True, help="CSV of per-unit fits to write")
     p.add_argument("--curves", required=True, help="CSV of per-layer median windows to write")
@@ -85,24 +76,26 @@ def median(values: np.ndarray) -> float:
     return float(np.nanmedian(values)) if not np.isnan(values).all() else float("nan")
 
 
-def yoking_indices(args, model, layers, corpus, lexicon, context: int, device) -> dict[str, np.ndarray]:
-    """{layer: (units,) sentence-yoking index} over --yoking-sequences yoking sequences; {} when 0."""
-    if args.yoking_sequences <= 0:
+def yoking_indices(settings, model, layers, corpus, lexicon, context: int, device) -> dict[str, np.ndarray]:
+    """{layer: (units,) sentence-yoking index} over the settings' yoking_sequences; {} when 0."""
+    if settings.yoking_sequences <= 0:
         return {}
-    words = (2 * CONTEXT_SENTENCES + 1) * args.sentence_length  # single-token words: as many tokens
+    words = (2 * CONTEXT_SENTENCES + 1) * settings.sentence_length  # single-token words: as many tokens
     if words > context:
         raise SystemExit(f"yoking sequences of {words} words do not fit the context of "
-                         f"{context} tokens; lower --sentence-length")
-    stimuli = yoking_stimuli(corpus, lexicon, args.yoking_sequences, args.sentence_length, seed=args.seed)
-    differences = swap_differences(model, layers, stimuli, lexicon, device, args.batch_size, args.tap)
-    return {name: yoking_index(d, args.sentence_length) for name, d in differences.items()}
+                         f"{context} tokens; lower sentence_length")
+    stimuli = yoking_stimuli(corpus, lexicon, settings.yoking_sequences, settings.sentence_length, seed=settings.seed)
+    differences = swap_differences(model, layers, stimuli, lexicon, device, settings.batch_size, settings.tap)
+    return {name: yoking_index(d, settings.sentence_length) for name, d in differences.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = parser()
-    args = p.parse_args(argv)
-    if args.length < args.window + 3:
-        p.error(f"--window {args.window} needs --length of at least {args.window + 3} words "
+    args = eval_args.read_settings(p, p.parse_args(argv))
+    settings = args.settings["integration_windows"]
+    args.workers = args.workers or settings.workers
+    if settings.length < settings.window + 3:
+        p.error(f"window {settings.window} needs a length of at least {settings.window + 3} words "
                 f"(lags up to the window at positions t with t - window > 1)")
     device = select_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
@@ -116,12 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     lexicon = encode_words(gpt2_tokenizer(args.tokenizer), [w for words in corpus.tag_words.values() for w in words])
     context = context_length(model)
     try:
-        stimuli = swap_stimuli(corpus, lexicon, args.n_sequences, args.length, args.seed, max_tokens=context)
+        stimuli = swap_stimuli(corpus, lexicon, settings.n_sequences, settings.length, settings.seed, max_tokens=context)
     except ValueError as err:
         raise SystemExit(f"{err} (the context of {args.checkpoint} is {context} tokens)") from err
-    differences = swap_differences(model, layers, stimuli, lexicon, device, args.batch_size, args.tap)
-    results = layer_windows(differences, args.window, args.workers)
-    yoking = yoking_indices(args, model, layers, corpus, lexicon, context, device)
+    differences = swap_differences(model, layers, stimuli, lexicon, device, settings.batch_size, settings.tap)
+    results = layer_windows(differences, settings.window, args.workers)
+    yoking = yoking_indices(settings, model, layers, corpus, lexicon, context, device)
 
     params = np.concatenate([res.params for res in results.values()])
     failed = sum(res.failed for res in results.values())
@@ -142,12 +135,12 @@ def main(argv: list[str] | None = None) -> None:
             for name, res in results.items()
         },
         **({"per_layer_yoking": {name: eval_args.number(median(index)) for name, index in yoking.items()},
-            "yoking_sequences": args.yoking_sequences, "sentence_length": args.sentence_length} if yoking else {}),
+            "yoking_sequences": settings.yoking_sequences, "sentence_length": settings.sentence_length} if yoking else {}),
         "n_sequences": len(stimuli),
-        "length": args.length,
-        "window": args.window,
-        "seed": args.seed,
-        "tap": args.tap,
+        "length": settings.length,
+        "window": settings.window,
+        "seed": settings.seed,
+        "tap": settings.tap,
         "context_tokens": context,
         "checkpoint": str(args.checkpoint),
     }

@@ -1,13 +1,13 @@
 """Loss and perplexity of a language-model checkpoint on fixed token windows.
 
     python -m toponets.cli.lm_loss --checkpoint C.safetensors --val-text TOKENS_DIR \
-        --length 1024 [--n-samples N] --batch-size 8 [--device auto] --out loss.json
+        [--settings '{"lm_loss": {"length": 1024, "n_samples": N, "batch_size": 8}}'] [--device auto] --out loss.json
     python -m toponets.cli.lm_loss --checkpoint C.safetensors --text HELD_OUT_DIR ...
 
-Each of N fixed windows of the val split of TOKENS_DIR (--val-text: the
+Settings: the config's evaluation.lm_loss (toponets.settings.LmLoss). Each
+of n_samples fixed windows of the val split of TOKENS_DIR (--val-text: the
 model's own corpus), or of the train split of a corpus no model trained on
-(--text: the common held-out corpus of section 3.2 and A.9), all windows when N
-is left out, gives `--length` next-token predictions. Writes ``{"metrics":
+(--text: the common held-out corpus of section 3.2 and A.9), gives `length` next-token predictions. Writes ``{"metrics":
 {"val_loss": mean cross-entropy in nats, "perplexity": exp(val_loss)},
 "n_samples": N, "length": L, "split": "val" or "train", "checkpoint": ...}``.
 """
@@ -19,7 +19,8 @@ from . import eval_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = eval_args.parse(eval_args.parser(__doc__, stimuli=("val-text", "text"), count="optional"), argv)
+    args = eval_args.parse(eval_args.parser(__doc__, "lm_loss", stimuli=("val-text", "text")), argv)
+    eval_args.use_stimuli(args, "lm_loss")
     ident = eval_args.identity(args.checkpoint, "lm_loss")
     model, _, device = eval_args.checkpoint(args, need_layers=False)
     result = lm_loss(model, eval_args.shards(args), args.n, args.length, args.batch_size, device)

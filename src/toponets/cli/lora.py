@@ -1,17 +1,21 @@
 """LoRA fine-tuning of a language checkpoint and its validation-loss curve (METHODS §10, Figures 11-12).
 
     python -m toponets.cli.lora --checkpoint C.safetensors --text TOKENS_DIR [--dataset NAME] \
-        --rank 2 4 8 [--alpha 2xRANK] [--dropout 0] [--targets attn.c_attn ...] --lr 1e-3 --steps 100 \
-        --batch-size 8 --length 64 --eval-every 25 --n-samples 64 [--seed 0] [--device auto] \
+        [--settings '{"lora": {"ranks": [2, 4, 8], "alpha": null, "dropout": 0, "targets": ["attn.c_attn"],
+                      "lr": 0.001, "steps": 100, "batch_size": 8, "length": 64, "eval_every": 25,
+                      "n_samples": 64}}'] [--seed 0] [--device auto] \
         --out lora.json --curve curve.csv [--adapter-dir DIR]
 
-Wraps the checkpoint's model with a LoRA adapter of rank R on the Linear
-layers named by --targets (default NanoGPT's attn.c_attn), base weights
-frozen, and trains the adapter alone with AdamW at a constant learning rate
-for --steps steps of --batch-size random windows of --length tokens from the
-train split of TOKENS_DIR (a prepare_text output). The validation loss is
-measured at step 0, every --eval-every steps and after the last step, on
---n-samples fixed windows of its val split (the windows and loss of lm_loss).
+Settings: the config's evaluation.lora (toponets.settings.Lora; the keys
+that choose the runs and corpora are the workflow's). Wraps the checkpoint's
+model with a LoRA adapter of each rank R of ranks on the Linear layers named
+by targets (module names or dotted suffixes; default NanoGPT's attn.c_attn),
+base weights frozen, and trains the adapter alone with AdamW at a constant
+learning rate lr for `steps` steps of batch_size random windows of `length`
+tokens from the train split of TOKENS_DIR (a prepare_text output); alpha
+null = 2 x rank. The validation loss is measured at step 0, every
+eval_every steps and after the last step, on n_samples fixed windows of its
+val split (the windows and loss of lm_loss).
 
 Each rank starts from the checkpoint afresh (one process: the imports are
 paid once). Writes ``{"metrics": {"val_loss_before", "delta", "delta_r<R>"
@@ -34,25 +38,15 @@ import pandas as pd
 from safetensors.torch import save_file
 
 from ..analysis.language import token_windows
-from ..analysis.lora import DEFAULT_TARGETS, LoraSettings, run_lora
+from ..analysis.lora import LoraSettings, run_lora
 from ..data.text import TokenShards
 from ..io import atomic_path
 from . import eval_args
 
 
 def parser() -> argparse.ArgumentParser:
-    p = eval_args.parser(__doc__, stimuli=("text",), count="required")
-    p.set_defaults(batch_size=8)
+    p = eval_args.parser(__doc__, "lora", stimuli=("text",))
     p.add_argument("--dataset", help="label of the fine-tuning data in the curve CSV (default: the --text folder name)")
-    p.add_argument("--rank", type=eval_args.positive_int, nargs="+", required=True, help="LoRA ranks r, one run each")
-    p.add_argument("--alpha", type=float, help="LoRA alpha; the update is scaled by alpha / r (default 2 x rank)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout on the adapter's input, in [0, 1)")
-    p.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="MODULE",
-                   help="Linear layers to adapt: module names or dotted suffixes (default attn.c_attn)")
-    p.add_argument("--lr", type=float, required=True, help="AdamW learning rate of the adapter (constant)")
-    p.add_argument("--steps", type=eval_args.positive_int, required=True, help="training steps")
-    p.add_argument("--eval-every", type=eval_args.positive_int, required=True,
-                   help="validation loss every this many steps (and at step 0 and after the last)")
     p.add_argument("--seed", type=int, default=0, help="seed of the adapter's initialisation and training batches")
     p.add_argument("--curve", required=True, help="CSV file of the validation-loss curve to write")
     p.add_argument("--adapter-dir", help="also save each rank's adapter weights as DIR/rank<R>.safetensors")
@@ -61,15 +55,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     p = parser()
-    args = eval_args.parse(p, argv)
+    args = eval_args.use_stimuli(eval_args.parse(p, argv), "lora")
+    lora = args.settings["lora"]
     try:
         runs = [
             LoraSettings(
-                rank=rank, alpha=args.alpha, dropout=args.dropout, targets=tuple(args.targets), lr=args.lr,
-                steps=args.steps, batch_size=args.batch_size, length=args.length, eval_every=args.eval_every,
+                rank=rank, alpha=lora.alpha, dropout=lora.dropout, targets=tuple(lora.targets), lr=lora.lr,
+                steps=lora.steps, batch_size=lora.batch_size, length=lora.length, eval_every=lora.eval_every,
                 seed=args.seed,
             )
-            for rank in dict.fromkeys(args.rank)
+            for rank in dict.fromkeys(lora.ranks)
         ]
     except ValueError as err:
         p.error(str(err))

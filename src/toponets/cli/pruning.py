@@ -1,22 +1,24 @@
 """Performance of a checkpoint as its topographic layers are L1-pruned (METHODS §9.1, Fig. 4A).
 
     python -m toponets.cli.pruning --checkpoint C.safetensors --images VAL_DIR \
-        [--res 256] [--[no-]flip-tta] --batch-size 256 [--max-images N] [--factors 1,2,3,5,10 | --fractions 0,0.5,...] \
-        [--scope layer|global] [--device auto] --out curve.csv
+        [--settings '{"pruning": {"res": 256, "flip_tta": true, "batch_size": 256, "max_images": N,
+                                  "fractions": [0, 0.5, 0.9], "scope": "layer"}}'] [--device auto] --out curve.csv
 
     python -m toponets.cli.pruning --checkpoint C.safetensors --val-text TOKENS_DIR \
-        --length 1024 --batch-size 8 [--n-samples N] [--factors ... | --fractions ...] \
-        [--scope layer|global] [--device auto] --out curve.csv
+        [--settings '{"pruning": {"batch_size": 8}, "downsampling": {"factors": [1, 2, 5]},
+                      "lm_loss": {"length": 1024, "n_samples": N}}'] [--device auto] --out curve.csv
 
-Writes a tidy CSV with columns fraction, factor, metric, value and change
-(value - unpruned value), one row per level in the order given. --factors
-gives the levels as weight reductions n, pruned at fraction 1 - 1/n (section
-2.4), so that each pairs with the downsampling by the same factor; factor is
-1 / (1 - fraction) either way. A vision model's
-metric is top-1 accuracy as the accuracy CLI measures it (by default as the
-checkpoint's recipe validates) ("top1", higher is better); a language model's is the mean
-next-token loss on N fixed windows of the val split of TOKENS_DIR
-("val_loss", lower is better; all windows when N is left out).
+Settings: the config's evaluation.pruning (toponets.settings.Pruning), and
+what it borrows: downsampling.factors, the levels when fractions is null,
+each pruned at fraction 1 - 1/n (section 2.4), so that each pairs with the
+downsampling by the same factor; and lm_loss's n_samples and length, a
+language model's windows. Writes a tidy CSV with columns fraction, factor
+(1 / (1 - fraction)), metric, value and change (value - unpruned value), one
+row per level in the order given. A vision model's metric is top-1 accuracy
+as the accuracy CLI measures it (res and flip_tta null: as the checkpoint's
+recipe validates) ("top1", higher is better); a language model's is the
+mean next-token loss on the fixed windows of the val split of TOKENS_DIR
+("val_loss", lower is better).
 """
 
 from __future__ import annotations
@@ -29,8 +31,15 @@ import torch
 from torch import nn
 
 from ..analysis.accuracy import top1_accuracy
-from ..analysis.pruning import DEFAULT_FRACTIONS, SCOPES, factor_of_fraction, fractions_for_factors, pruning_curve
+from ..analysis.pruning import factor_of_fraction, fractions_for_factors, pruning_curve
+from ..settings import Settings
 from . import eval_args
+
+
+def fractions(settings: Settings) -> list[float]:
+    """The pruning levels: the configured fractions, or 1 - 1/n of each downsampling factor n (section 2.4)."""
+    configured = settings["pruning"].fractions
+    return list(configured) if configured is not None else fractions_for_factors(settings["downsampling"].factors)
 
 
 def performance(args: argparse.Namespace, device: torch.device) -> tuple[str, Callable[[nn.Module], float]]:
@@ -42,23 +51,17 @@ def performance(args: argparse.Namespace, device: torch.device) -> tuple[str, Ca
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = eval_args.parser(__doc__, stimuli=("images", "val-text"), count="optional", validation=True)
-    levels = parser.add_mutually_exclusive_group()
-    levels.add_argument(
-        "--fractions", type=eval_args.number_list(0.0, 1.0), default=list(DEFAULT_FRACTIONS),
-        help="comma-separated fractions of each layer's weights to zero",
-    )
-    levels.add_argument(
-        "--factors", type=eval_args.number_list(1.0),
-        help="comma-separated weight reductions n (pruned at 1 - 1/n), e.g. the downsampling factors",
-    )
-    parser.add_argument("--scope", choices=SCOPES, default="layer", help="prune each layer alike, or all pooled")
+    parser = eval_args.parser(__doc__, "pruning", stimuli=("images", "val-text"))
     args = eval_args.parse(parser, argv)
+    eval_args.use_stimuli(args, "pruning", count="max_images", windows="lm_loss", validation=True)
+    try:
+        levels = fractions(args.settings)
+    except ValueError as err:
+        parser.error(str(err))
     ident = eval_args.identity(args.checkpoint, "pruning")
     model, layers, device = eval_args.checkpoint(args)
     name, metric = performance(args, device)
-    fractions = fractions_for_factors(args.factors) if args.factors else args.fractions
-    points = pruning_curve(model, layers, metric, fractions, scope=args.scope)
+    points = pruning_curve(model, layers, metric, levels, scope=args.settings["pruning"].scope)
     table = pd.DataFrame(
         {
             "fraction": [p.fraction for p in points],

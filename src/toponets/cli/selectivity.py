@@ -1,11 +1,16 @@
 """Category-selectivity t-maps on the cortical sheet and their structural similarity (METHODS §4, Figure 5A).
 
     python -m toponets.cli.selectivity --checkpoint C.safetensors --floc FLOC_DIR \
-        --animacy-size KONKLE_AS_DIR [--realworld-size KONKLE_RW_DIR] --res 224 \
-        [--layers NAME ...] [--late-fraction 0.25] [--reduce mean] [--max-per-category N] \
-        [--untrained] [--init-seed 0] [--shuffles 20] [--batch-size 256] [--device auto] [--workers 0] \
+        --animacy-size KONKLE_AS_DIR [--realworld-size KONKLE_RW_DIR] [--layers NAME ...] \
+        [--settings '{"selectivity": {"res": 224, "late_fraction": 0.25, "reduce": "mean", "max_per_category": N,
+                      "shuffles": 20, "batch_size": 256}}'] \
+        [--untrained] [--init-seed 0] [--device auto] [--workers 0] \
         --maps maps.csv --ssim ssim.csv --out selectivity.json
 
+Settings: the config's evaluation.selectivity (toponets.settings.Selectivity;
+its experiments are the workflow's): res (centre crop), max_per_category
+(images per category or condition, spread over each; null = all), reduce
+(of conv channels over space), late_fraction, shuffles and batch_size.
 Directories are extracted stimulus archives (see `toponets.data.stimuli`).
 Contrasts: faces, bodies, places, characters, objects (fLoc, each domain vs
 all other non-scrambled categories), animacy and size (Konkle animacy x
@@ -20,11 +25,11 @@ layer, pair, first, second, ssim, win_size, r, ssim_shuffled) for the pairs
 face_body, face_place, size_animacy (and size_objects_animacy with
 --realworld-size): ssim of the two maps each scaled to [0, 1]
 (`toponets.analysis.selectivity`), r their Pearson correlation, and
-ssim_shuffled the mean SSIM over --shuffles random layouts of the units (the
+ssim_shuffled the mean SSIM over `shuffles` random layouts of the units (the
 same layout for both maps, seeded 0): the SSIM that needs no topography; and
 a JSON report: ``metrics`` holds ``ssim_<pair>``, ``r_<pair>`` and
 ``ssim_shuffled_<pair>``, means over the late layers (the last
---late-fraction of the analysed layers in module order, at least one; for
+late_fraction of the analysed layers in module order, at least one; for
 ResNet-18's 19 layers the 5 of layer4), and ``fig5a_ssim_<pair>``, the SSIM
 of the last analysed layer, the one Figure 5A draws (``fig5a_layer``);
 ``ssim_per_layer`` every layer's SSIMs, plus the late layers, contrasts,
@@ -42,7 +47,6 @@ import pandas as pd
 import skimage
 import torch
 
-from ..analysis.activations import REDUCTIONS
 from ..analysis.selectivity import SSIM_PAIRS, MapSimilarity, layer_responses, pair_ssims, selectivity_maps
 from ..checkpoints import load_checkpoint, read_meta
 from ..data.images import loader
@@ -57,40 +61,16 @@ from . import eval_args
 MEAN_COLUMNS = ("ssim", "r", "ssim_shuffled")  # similarity columns averaged over the late layers into the metrics
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    return 0 if text.strip() == "0" else eval_args.positive_int(text)
-
-
-def fraction(text: str) -> float:
-    """An argparse type: a number in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got '{text}'") from err
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got '{text}'")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="vision checkpoint (.safetensors with its .json sidecar)")
     p.add_argument("--floc", required=True, help="extracted fLoc stimuli (<category>/<category>-<n>.jpg)")
     p.add_argument("--animacy-size", required=True, help="extracted konkle-animacy-size stimuli")
     p.add_argument("--realworld-size", help="extracted konkle-realworld-size stimuli: adds the size_objects contrast")
-    p.add_argument("--res", type=eval_args.positive_int, required=True, help="evaluation resolution (centre crop)")
     p.add_argument("--layers", nargs="+", metavar="NAME", help="layers to map; default the topographic layers")
-    p.add_argument("--late-fraction", type=fraction, default=0.25,
-                   help="the last fraction of the layers whose SSIM is averaged into the metrics")
-    p.add_argument("--reduce", choices=REDUCTIONS, default="mean", help="reduction of conv channels over space")
-    p.add_argument("--max-per-category", type=eval_args.positive_int,
-                   help="images per category or condition, spread over each; all when left out")
     p.add_argument("--untrained", action="store_true", help="the checkpoint's architecture, freshly initialised")
     p.add_argument("--init-seed", type=int, default=0, help="seed of the --untrained initialisation")
-    p.add_argument("--shuffles", type=non_negative_int, default=20,
-                   help="random layouts averaged in the shuffled-layout SSIM control (0 = no control)")
-    p.add_argument("--batch-size", type=eval_args.positive_int, default=256)
+    eval_args.add_settings(p, "selectivity")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--maps", required=True, help="tidy CSV of t-maps to write")
@@ -151,21 +131,23 @@ def ssim_table(ssims: dict[str, dict[str, MapSimilarity]], weights: str) -> pd.D
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = eval_args.read_settings(p, p.parse_args(argv))
+    settings = args.settings["selectivity"]
     ident = eval_args.identity(args.checkpoint, "selectivity_untrained" if args.untrained else "selectivity")
     device = select_device(args.device)
     model, layers = model_and_layers(args, device)
-    stimuli, contrasts = selectivity_stimuli(args.floc, args.animacy_size, args.realworld_size, args.max_per_category)
-    batches = loader(StimulusImages(stimuli, args.res), args.batch_size, shuffle=False, num_workers=args.workers)
-    responses = layer_responses(model, layers, batches, device, args.reduce)
+    stimuli, contrasts = selectivity_stimuli(args.floc, args.animacy_size, args.realworld_size, settings.max_per_category)
+    batches = loader(StimulusImages(stimuli, settings.res), settings.batch_size, shuffle=False, num_workers=args.workers)
+    responses = layer_responses(model, layers, batches, device, settings.reduce)
     positions = {layer: layer_positions(model, layer, x.shape[1]) for layer, x in responses.items()
                  if given_positions(model, layer) is not None}  # TDANN's; TopoNets' units sit on their sheet
     maps = selectivity_maps(responses, [s.label for s in stimuli], contrasts, positions)
-    ssims = {layer: pair_ssims(layer_maps, args.shuffles) for layer, layer_maps in maps.items()}
+    ssims = {layer: pair_ssims(layer_maps, settings.shuffles) for layer, layer_maps in maps.items()}
 
     weights = "untrained" if args.untrained else "trained"
     map_rows, ssim_rows = map_table(maps, weights), ssim_table(ssims, weights)
-    late = late_layers(layers, args.late_fraction)
+    late = late_layers(layers, settings.late_fraction)
     late_means = ssim_rows[ssim_rows.layer.isin(late)].groupby("pair", sort=False)[list(MEAN_COLUMNS)].mean()
     report = {
         "metrics": {
@@ -180,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
             for layer, pairs in ssims.items()
         },
         "late_layers": late,
-        "late_fraction": args.late_fraction,
+        "late_fraction": settings.late_fraction,
         "contrasts": {
             c.name: {"on": list(c.on), "off": list(c.off),
                      "n_on": sum(s.label in c.on for s in stimuli), "n_off": sum(s.label in c.off for s in stimuli)}
@@ -190,10 +172,10 @@ def main(argv: list[str] | None = None) -> None:
                  "scaling": "each map min-max to [0, 1], data_range 1",
                  "win_size": "7, or the largest odd size <= the shorter side"},
         "n_images": len(stimuli),
-        "max_per_category": args.max_per_category,
-        "res": args.res,
-        "reduce": args.reduce,
-        "shuffles": args.shuffles,
+        "max_per_category": settings.max_per_category,
+        "res": settings.res,
+        "reduce": settings.reduce,
+        "shuffles": settings.shuffles,
         "weights": weights,
         "init_seed": args.init_seed if args.untrained else None,
         "checkpoint": str(args.checkpoint),

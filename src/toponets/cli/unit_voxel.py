@@ -2,17 +2,21 @@
 
     python -m toponets.cli.unit_voxel --checkpoint C.safetensors \
         --neural allen:DIR | nsd:ROOT,subject=1,roi=streams:ventral[,sessions=N][,max_train_images=N] \
-        --res 64 [--layer NAME] [--batch-size 256] [--device auto] [--matching hungarian|best] \
-        [--ceiling auto|subject-to-subject|neuron-to-neuron|none] --out scores.json --voxels voxels.csv
+        [--settings '{"unit_voxel": {"res": 64, "layer": NAME, "batch_size": 256, "matching": "hungarian",
+                      "ceiling": "auto"}}'] [--device auto] --out scores.json --voxels voxels.csv
 
-Images go through the evaluation transform of the other vision analyses
-(greyscale copied to 3 channels, resized and centre-cropped to --res); a unit's
+Settings: the config's evaluation.unit_voxel (toponets.settings.UnitVoxel;
+its neural, which data, is the workflow's: --neural names the files).
+matching: hungarian (one optimal one-to-one assignment, Margalit et al.) or
+best (each voxel's best unit); ceiling: auto, subject-to-subject,
+neuron-to-neuron or none. Images go through the evaluation transform of the other vision analyses
+(greyscale copied to 3 channels, resized and centre-cropped to res); a unit's
 response is its channel output averaged over space. The layer defaults to the
 checkpoint's last topographic layer. Margalit et al.'s procedure
 (`toponets.analysis.unit_voxel`): one-to-one assignment on the training
 images, test r divided by sqrt of the voxel's NSD noise ceiling (from the
 test trials, where the data have them), normalised by the same mapping done
-between subjects. ``--ceiling auto`` is subject-to-subject when several
+between subjects. Ceiling ``auto`` is subject-to-subject when several
 ``--neural`` data sets (the paper's 8 NSD subjects) share test image ids,
 neuron-to-neuron for one recording (Allen), else none (one NSD subject: R
 is then null).
@@ -37,8 +41,6 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.unit_voxel import (
-    CEILINGS,
-    MATCHINGS,
     model_responses,
     neuron_to_neuron,
     one_to_one,
@@ -160,21 +162,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--checkpoint", required=True, help="vision checkpoint (.safetensors with its .json sidecar)")
     p.add_argument("--neural", required=True, nargs="+",
                    help="allen:DIR or nsd:ROOT,subject=N,roi=NAME[:LABELS][,...]; several (e.g. NSD subjects) are averaged")
-    p.add_argument("--layer", help="layer whose channels are the units (default: the last topographic layer)")
-    p.add_argument("--res", type=eval_args.positive_int, required=True, help="model input resolution")
-    p.add_argument("--batch-size", type=eval_args.positive_int, default=256)
+    eval_args.add_settings(p, "unit_voxel")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--matching", choices=MATCHINGS, default="hungarian",
-                   help="hungarian: one optimal one-to-one assignment (Margalit et al.); best: each voxel's best unit")
-    p.add_argument("--ceiling", choices=("auto", *CEILINGS), default="auto")
     p.add_argument("--out", required=True, help="JSON file of scores to write")
     p.add_argument("--voxels", required=True, help="CSV file of per-voxel matches to write")
-    args = p.parse_args(argv)
+    args = eval_args.read_settings(p, p.parse_args(argv))
     args.language = False
+    settings = args.settings["unit_voxel"]
+    args.res, args.batch_size, args.matching, args.ceiling = (settings.res, settings.batch_size, settings.matching,
+                                                              settings.ceiling)
     ident = eval_args.identity(args.checkpoint, "unit_voxel")
 
     model, layers, device = eval_args.checkpoint(args)
-    layer = args.layer or layers[-1]
+    layer = settings.layer or layers[-1]
     scored = [score(model, layer, neural_data(spec), args, device) for spec in args.neural]  # one data set in memory
     kind = ceiling_kind(args.ceiling, scored)
     per_dataset = {
