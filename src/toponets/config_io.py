@@ -1,5 +1,5 @@
-"""Reading a config: YAML syntax errors that name the file and line, and command-line overrides
-(`snakemake --config key=value`) read as YAML values.
+"""Reading a config: YAML syntax errors that name the file and line, command-line overrides
+(`snakemake --config key=value`) read as YAML values, and JSON arguments (--spec, --settings).
 
 Snakemake reads each value as an int, a float, True/False, or else with YAML's BaseLoader, which
 keeps every scalar a string: `seeds=[0,1]` gives ['0', '1'], `mirror=null` the string 'null' and
@@ -10,6 +10,7 @@ what it means in a config file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,20 @@ def yaml_syntax_error(path: str | Path) -> str | None:
     except yaml.YAMLError as err:
         return f"{path}: {err} (YAML syntax)"
     return None
+
+
+def json_argument(text: str, flag: str) -> dict[str, Any]:
+    """The JSON object of command-line argument `flag`: JSON text, or the path of a JSON file
+    (ValueError naming the flag otherwise)."""
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        if not path.is_file():
+            raise ValueError(f"{flag}: {text!r} is neither JSON text nor an existing .json file")
+        text = path.read_text()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{flag} is not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object")
+    return value

@@ -15,8 +15,9 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
+
+from .config_io import json_argument
 
 PLAN = {"plan": True}  # field metadata: a key that plans the jobs (their runs, inputs, threads), not read by them
 
@@ -288,16 +289,7 @@ def from_config(evaluation: Mapping[str, Mapping[str, Any]], analysis: str | Non
 
 def read(text: str, analysis: str) -> Settings:
     """`--settings`: JSON text or the path of a JSON file, for `analysis` (see `from_config`)."""
-    if not text.lstrip().startswith("{"):
-        path = Path(text)
-        if not path.is_file():
-            raise ValueError(f"--settings: {text!r} is neither JSON text nor an existing .json file")
-        text = path.read_text()
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--settings is not valid JSON: {err}") from err
-    return from_config(values, analysis)
+    return from_config(json_argument(text, "--settings"), analysis)
 
 
 def job_settings(evaluation: Mapping[str, Mapping[str, Any]], analysis: str) -> str:

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import torch
 
+from ..config_io import json_argument
+
 
 def read_spec(text: str) -> dict:
-    """JSON text, or the path of a JSON file."""
-    if not text.lstrip().startswith("{"):
-        path = Path(text)
-        if not path.is_file():
-            raise SystemExit(f"--spec: {text!r} is neither JSON text nor an existing .json file")
-        text = path.read_text()
+    """--spec: JSON text, or the path of a JSON file."""
     try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SystemExit(f"--spec is not valid JSON: {err}") from err
-    if not isinstance(spec, dict):
-        raise SystemExit("--spec must be a JSON object")
-    return spec
+        return json_argument(text, "--spec")
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
