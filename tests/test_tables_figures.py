@@ -452,3 +452,31 @@ def prior_axes():
     fig, ax = plt.subplots()
     plt.close(fig)  # drawn on, never shown or saved
     return fig, ax
+
+
+def test_line_and_bar_figures_span_the_seed_range():
+    """Issue "the small preset": Figures 4A/4B/10 (pruning, downsampling), 7, 11 and 12 draw the spread of the
+    seeds (lowest to highest) around their mean wherever a point has more than one seed."""
+    from matplotlib.collections import PolyCollection
+
+    from toponets.figures import fig4a, fig12
+
+    curves = pd.DataFrame(
+        [("resnet18", tau, seed, fraction, "top1", change)
+         for tau, seed, changes in [(0.0, 0, (0.0, -0.2)), (0.0, 1, (0.0, -0.4)), (50.0, 0, (0.0, -0.1))]
+         for fraction, change in zip((0.0, 0.5), changes)],
+        columns=["model", "tau", "seed", "fraction", "metric", "change"],
+    )
+    fig = fig4a.draw(curves)
+    [ax] = fig.axes
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    spans = sorted((round(p.get_paths()[0].vertices[:, 1].min(), 6), round(p.get_paths()[0].vertices[:, 1].max(), 6))
+                   for p in bands if len(p.get_paths()))
+    assert (-0.4, 0.0) in spans  # the baseline's two seeds: -0.2 and -0.4 at half pruned, both 0 unpruned
+    plt.close(fig)
+    deltas = pd.DataFrame([("nanogpt", 0.0, seed, "shakespeare", 2, d) for seed, d in ((0, 0.1), (1, 0.3))],
+                          columns=["model", "tau", "seed", "dataset", "rank", "delta"])
+    fig = fig12.draw(deltas)
+    whiskers = [line.get_ydata() for line in fig.axes[0].lines if len(line.get_ydata()) == 2]
+    assert [sorted(map(float, y)) for y in whiskers if y[0] != y[1]] == [pytest.approx([0.1, 0.3])]
+    plt.close(fig)

@@ -26,8 +26,10 @@ def wide_metrics(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def mean_profiles(curves: pd.DataFrame) -> pd.DataFrame:
-    """Mean r per model, tau and relative distance (over seeds and layers); empty bins dropped."""
+def mean_profiles(curves: pd.DataFrame, per_seed: bool = False) -> pd.DataFrame:
+    """Mean r per model, tau and relative distance (over seeds and layers; with `per_seed`, over layers only,
+    one profile per seed); empty bins dropped."""
     curve = ["model", "tau", "seed", "layer"]
     relative = curves.assign(distance=(curves.distance / curves.groupby(curve).distance.transform("max")).round(6))
-    return relative.dropna(subset=["r"]).groupby(["model", "tau", "distance"], as_index=False)["r"].mean()
+    keys = ["model", "tau", *(["seed"] if per_seed else []), "distance"]
+    return relative.dropna(subset=["r"]).groupby(keys, as_index=False)["r"].mean()

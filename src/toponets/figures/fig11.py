@@ -1,7 +1,8 @@
 """Figure 11: validation loss during LoRA fine-tuning (appendix A.11).
 
 Reads the tidy LoRA curves table (model, tau, dataset, rank, step, val_loss;
-any further run column such as seed is averaged over). One row of panels per
+any further run column such as seed is averaged over, the band spanning the
+seeds). One row of panels per
 fine-tuning data set (Shakespeare, Python code), one column per LoRA rank
 (and per model, when the table holds several experiments); one line per tau,
 the baseline black. Step 0 is the loss before fine-tuning.
@@ -35,12 +36,11 @@ def rank_panels(table: pd.DataFrame) -> pd.DataFrame:
 
 def draw(curves: pd.DataFrame) -> Figure:
     require(curves, COLUMNS, "LoRA curves")
-    mean = curves.groupby(list(COLUMNS[:-1]), as_index=False)["val_loss"].mean()
-    panels = rank_panels(mean).sort_values(["model", "rank", "step"])
+    panels = rank_panels(curves).sort_values(["model", "rank", "step"])
     style.setup()
     grid = sns.relplot(
         data=panels, x="step", y="val_loss", hue="tau", row="dataset", col="panel", kind="line", marker="o",
-        errorbar=None, palette=style.tau_palette(panels["tau"]), height=2.8, aspect=1.1,
+        errorbar=style.SEED_RANGE, palette=style.tau_palette(panels["tau"]), height=2.8, aspect=1.1,
         facet_kws={"sharey": "row", "margin_titles": True},
     )
     grid.set_axis_labels("LoRA fine-tuning step", "Validation loss (nats)")

@@ -5,7 +5,7 @@ delta = validation loss before - after fine-tuning, so higher is a larger
 improvement; see `toponets.tables.lora_delta_table`). One panel per data
 set (a row of them per model, when the table holds several experiments);
 bars by LoRA rank, one per tau (baseline black), the mean over any further
-run column such as seed, with its standard deviation.
+run column such as seed, with the seed range.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def draw(deltas: pd.DataFrame) -> Figure:
     style.setup()
     grid = sns.catplot(
         data=table, x="rank", y="delta", hue="tau", col="dataset", row="model" if table.model.nunique() > 1 else None,
-        kind="bar", errorbar="sd", palette=style.tau_palette(table["tau"]), height=3.0, aspect=1.0, sharey=False,
+        kind="bar", errorbar=style.SEED_RANGE, palette=style.tau_palette(table["tau"]), height=3.0, aspect=1.0, sharey=False,
     )
     grid.set_axis_labels("LoRA rank", "Δ validation loss (before − after, nats)")
     grid.set_titles("{col_name}" if table.model.nunique() == 1 else "{row_name} · {col_name}")

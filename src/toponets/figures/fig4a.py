@@ -3,7 +3,7 @@
 Reads the tidy pruning table (model, tau, seed, fraction, metric, value,
 change): metric `top1` for vision models (a drop is negative) and `val_loss`
 for language models (an increase, positive, is worse). One line per tau (mean
-over seeds; baseline black), one panel per experiment, each y-axis named after
+over seeds, band: the seed range; baseline black), one panel per experiment, each y-axis named after
 its metric. `change_grid` is shared with Figure 4B.
 """
 
@@ -29,12 +29,12 @@ CHANGE_LABELS = {
 def change_grid(
     curves: pd.DataFrame, x: str, xlabel: str, annotate: Callable[[Axes, pd.DataFrame], None] | None = None,
 ) -> sns.FacetGrid:
-    """Mean `change` along `x`, a line per tau and a panel per model and metric (titled by the model,
+    """Mean `change` along `x` (band: the seed range), a line per tau and a panel per model and metric (titled by the model,
     y-axis by the metric: they differ in scale and sign); `annotate(ax, rows)` may add to each panel."""
     panels = curves.assign(panel=curves.model + " · " + curves.metric)
     style.setup()
     grid = sns.relplot(
-        data=panels, x=x, y="change", hue="tau", col="panel", col_wrap=min(4, panels.panel.nunique()), kind="line", marker="o", errorbar=None,
+        data=panels, x=x, y="change", hue="tau", col="panel", col_wrap=min(4, panels.panel.nunique()), kind="line", marker="o", errorbar=style.SEED_RANGE,
         palette=style.tau_palette(curves["tau"]), height=3.2, aspect=1.1, facet_kws={"sharey": False},
     )
     grid.set_xlabels(xlabel)

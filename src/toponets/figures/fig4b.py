@@ -3,7 +3,7 @@
 Reads the tidy downsampling table (model, tau, seed, factor, parameters,
 parameters_kept, metric, value, change) of the language models, metrics
 `val_loss` (an increase is worse) and `blimp` (a decrease is worse). One
-line per tau (mean over seeds; baseline black), one panel per model and
+line per tau (mean over seeds, band: the seed range; baseline black), one panel per model and
 metric; x is the percentage of the original model's parameters kept, and the
 top axis reads it in millions of parameters (e.g. GPT-Neo's 125.2M -> 102.3M
 at factor 5). Figure 10 is the same drawing for the NanoGPT experiments

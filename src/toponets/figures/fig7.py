@@ -2,7 +2,8 @@
 
 Reads the tidy curves table (model, tau, seed, layer, distance, r, pairs).
 One panel per experiment; one line per tau: the mean over seeds and
-topographic layers of the binned Pearson r at each distance bin. Layers have
+topographic layers of the binned Pearson r at each distance bin (band: the
+range of the seeds' means over layers). Layers have
 sheets of different sizes but the same number of equal-width bins, so the
 x-axis is the bin centre as a fraction of the layer's largest one: bins line
 up across layers, except the far bins that small sheets join (too few pairs,
@@ -21,10 +22,10 @@ from . import style
 
 
 def plot(curves: pd.DataFrame, outputs: list[str | Path]) -> None:
-    profiles = mean_profiles(curves)
+    profiles = mean_profiles(curves, per_seed=True)
     style.setup()
     grid = sns.relplot(
-        data=profiles, x="distance", y="r", hue="tau", col="model", kind="line", marker="o",
+        data=profiles, x="distance", y="r", hue="tau", col="model", kind="line", marker="o", errorbar=style.SEED_RANGE,
         palette=style.tau_palette(profiles["tau"]), height=3.2, aspect=1.1,
         facet_kws={"sharex": False},
     )

@@ -39,6 +39,9 @@ def save(fig: plt.Figure, outputs: list[str | Path]) -> None:
     plt.close(fig)
 
 
+SEED_RANGE = ("pi", 100)  # seaborn's errorbar: from the lowest to the highest seed (no band with one seed)
+
+
 def seed_ranges(ax, points, x: str, y: str) -> None:
     """Bars over the seed range (min to max, `<metric>_low/_high` of `tidy.wide_metrics`) of the points with
     more than one seed, behind the points."""
