@@ -134,12 +134,20 @@ def load_refusal(err: Exception) -> str:
     return re.split(r"(?<=\.)\s", reason)[0]
 
 
-def unsafe_or_damaged(path: Path, err: Exception) -> str:
-    """Our message for an authors' file that torch.load(weights_only=True) refuses."""
-    return (f"{path} cannot be read as plain weights ({load_refusal(err)}). It holds Python objects other than tensors, "
-            "or it is damaged. It is never loaded in a way that could run code from the file: use the authors' "
+def load_released(path: str | Path, missing: str) -> Any:
+    """The contents of a released torch file, read with ``weights_only=True`` so that nothing in it runs;
+    `missing` is the advice given when the file is not there."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; {missing}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
+        raise ValueError(
+            f"{path} cannot be read as plain weights ({load_refusal(err)}). It holds Python objects other than "
+            "tensors, or it is damaged. It is never loaded in a way that could run code from the file: use the "
             "released file (check its size and checksum against the download page), or re-save the weights "
-            "alone with torch.save(model.state_dict(), path) where the file is trusted")
+            "alone with torch.save(model.state_dict(), path) where the file is trusted") from None
 
 
 def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[nn.Module, dict[str, Any]]:
@@ -152,12 +160,7 @@ def load_authors_checkpoint(path: str | Path, family: str, **options) -> tuple[n
     override the builder's options.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; download it or point the config at it")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
-        raise ValueError(unsafe_or_damaged(path, err)) from None
+    blob = load_released(path, "download it or point the config at it")
     if not isinstance(blob, dict):
         raise ValueError(f"{path} holds a {type(blob).__name__}, expected a state dict")
     if "model_args" in blob:  # the file's own architecture wins over the config's options

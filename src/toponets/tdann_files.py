@@ -28,16 +28,9 @@ TRUNK = ("classy_state_dict", "base_model", "model", "trunk")
 
 def read_trunk(path: str | Path) -> dict[str, torch.Tensor]:
     """The torchvision ResNet-18 weights (keys ``base_model.*``, no fc) of TDANN checkpoint `path`."""
-    from .checkpoints import unsafe_or_damaged  # checkpoints imports models; import here to keep this module light
+    from .checkpoints import load_released  # checkpoints imports models; import here to keep this module light
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"TDANN checkpoint {path} does not exist; download it (docs/other-models.md)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError and friends for unsafe or corrupt files
-        raise ValueError(unsafe_or_damaged(path, err)) from None
-    node = blob
+    node = load_released(path, "download TDANN's checkpoint (docs/other-models.md)")
     for key in TRUNK:
         if not isinstance(node, dict) or key not in node:
             raise ValueError(f"{path} is not a TDANN (VISSL) checkpoint: no {'.'.join(TRUNK)} in it")
