@@ -15,13 +15,15 @@ from conftest import tiny_checkpoint, tiny_image_folder
 from toponets.analysis.activations import stream_activations
 from toponets.analysis.covariance import CovarianceAccumulator
 from toponets.analysis.dimensionality import (
+    UnitNormAccumulator,
     effective_dim,
     layer_effective_dim,
     mean_effective_dim,
     model_effective_dim,
 )
 from toponets.cli import dimensionality as cli
-from toponets.models import topographic_layers
+from toponets.data.images import eval_transform, image_folder, loader
+from toponets.models import build, residual_blocks, tdann, topographic_layers
 
 
 def pca_participation_ratio(x: np.ndarray) -> float:
@@ -119,3 +121,43 @@ def test_cli_writes_per_layer_and_mean(tmp_path):
     assert all(1.0 <= v <= 8.0 for v in values)  # 9 stimuli span at most 8 dimensions
     assert report["metrics"]["effective_dim"] == pytest.approx(np.mean(values))
     assert not list(out.parent.glob(".*.part"))
+
+
+def test_unit_norm_removes_a_per_stimulus_gain():
+    """Section 3 variant (not the paper's ED): one-hot responses over k units, equally often, have ED k - 1
+    exactly; random per-stimulus gains (contrast) change the paper's ED, and `unit_norm` recovers k - 1."""
+    k, rng = 5, np.random.default_rng(0)
+    one_hot = np.eye(k)[np.arange(200) % k]
+    gains = rng.uniform(1.0, 20.0, size=(200, 1))
+    assert layer_effective_dim([one_hot]) == pytest.approx(k - 1)
+    with_gain = layer_effective_dim([one_hot * gains])
+    assert abs(with_gain - (k - 1)) > 0.1
+    normed = effective_dim(UnitNormAccumulator.of([one_hot[:64] * gains[:64], one_hot[64:] * gains[64:]]))
+    assert normed == pytest.approx(k - 1)
+
+
+def test_cli_variants_measure_residual_blocks_and_unit_norm(tmp_path):
+    """Section 3: "we followed the procedure outlined in (Margalit et al., 2024)", whose layers are the
+    residual blocks' outputs (TDANN's LAYER_ORDER): `layers: blocks` measures those, here as the library
+    computes them directly."""
+    checkpoint = tmp_path / "model.safetensors"
+    model = tiny_checkpoint(checkpoint)
+    tiny_image_folder(tmp_path / "val", classes=2, per_class=5)
+    out = tmp_path / "ed.json"
+    args = ["--checkpoint", str(checkpoint), "--images", str(tmp_path / "val"), "--device", "cpu", "--out", str(out)]
+    settings = {"res": 16, "n_images": 9, "batch_size": 4, "layers": "blocks", "unit_norm": True}
+    cli.main([*args, "--settings", json.dumps({"dimensionality": settings})])
+    report = json.loads(out.read_text())
+    blocks = [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)]
+    assert list(report["per_layer"]) == blocks and report["unit_norm"] is True
+    images = loader(image_folder(tmp_path / "val", transform=eval_transform(16), max_images=9), 4, shuffle=False)
+    expected, _ = model_effective_dim(model, blocks, images, unit_norm=True)
+    assert report["per_layer"] == pytest.approx(expected)
+
+
+def test_residual_blocks_of_resnets_and_tdann():
+    assert residual_blocks(build("resnet50", num_classes=10)) == [
+        f"layer{i}.{j}" for i, n in zip(range(1, 5), (3, 4, 6, 3)) for j in range(n)
+    ]
+    assert residual_blocks(build("tdann", image_size=32)) == [f"base_model.{b}" for b in tdann.BLOCKS]
+    assert residual_blocks(nn.Sequential(nn.Linear(2, 2))) == []

@@ -113,12 +113,15 @@ class Smoothness(Section):
 
 @dataclass(frozen=True)
 class Dimensionality(Section):
-    """Effective dimensionality (METHODS §3); reduce pools conv channels, a language unit is mean-pooled."""
+    """Effective dimensionality (METHODS §3); reduce pools conv channels, a language unit is mean-pooled;
+    layers and unit_norm choose the variants beside the default (`toponets.cli.dimensionality`)."""
 
     SECTION = "dimensionality"
     res: int = 224
     n_images: int = 20000
     reduce: str = _choice("max", "mean")
+    layers: str = _choice("topographic", "blocks")
+    unit_norm: bool = False
     batch_size: int = 256
     corpus: str | None = _plan()
     n_samples: int = 8192

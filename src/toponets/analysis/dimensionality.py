@@ -8,6 +8,12 @@ TDANN and Elmoznino & Bonner. Because the covariance C is symmetric,
 Responses are never stored: float64 sums and cross-products are accumulated
 batch by batch (on the responses' device). Vision features default to
 spatially max-pooled channels, TDANN's choice for its ED figure (METHODS §3).
+
+Beside the paper's ED, `unit_norm` first scales each stimulus's response
+vector to unit length. That removes a gain that varies from stimulus to
+stimulus and scales every unit alike (image contrast, in a ReLU network): in
+weakly trained networks it is one principal component carrying most of the
+variance, which pins the participation ratio near 1.
 """
 
 from __future__ import annotations
@@ -20,6 +26,16 @@ import torch
 from torch import nn
 
 from .covariance import CovarianceAccumulator, accumulate_responses
+
+
+class UnitNormAccumulator(CovarianceAccumulator):
+    """Covariance of the responses after scaling each stimulus's response vector to unit length (zero stays zero)."""
+
+    def update(self, responses: torch.Tensor | np.ndarray) -> None:
+        x = torch.as_tensor(responses).to(torch.float64)
+        if x.dim() == 2:  # anything else: the base class names the bad shape
+            x = x / x.norm(dim=1, keepdim=True).clamp(min=torch.finfo(torch.float64).tiny)
+        super().update(x)
 
 
 def effective_dim(acc: CovarianceAccumulator) -> float:
@@ -40,13 +56,16 @@ def model_effective_dim(
     batches: Iterable,
     device: str | torch.device = "cpu",
     reduce: str = "max",
+    unit_norm: bool = False,
 ) -> tuple[dict[str, float], int]:
     """Effective dimensionality of each of `layers` over the stimuli in `batches`, in one pass; also the stimulus count.
 
     `reduce` collapses conv outputs over space (and Linear outputs over
-    tokens), see `stream_activations`.
+    tokens), see `stream_activations`; `unit_norm`: each stimulus's responses
+    scaled to unit length first (`UnitNormAccumulator`), a variant beside the paper's.
     """
-    accumulators, n = accumulate_responses(model, layers, batches, device, reduce)
+    accumulator = UnitNormAccumulator if unit_norm else CovarianceAccumulator
+    accumulators, n = accumulate_responses(model, layers, batches, device, reduce, accumulator)
     return {name: effective_dim(acc) for name, acc in accumulators.items()}, n
 
 

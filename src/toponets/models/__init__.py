@@ -30,6 +30,10 @@ _PATTERNS: dict[tuple[str, str], str] = {
 }
 
 
+# A ResNet's residual blocks (TDANN's trunk holds its ResNet as `base_model`).
+_RESIDUAL_BLOCK = re.compile(r"(base_model\.)?layer[1-4]\.\d+")
+
+
 def build(name: str, **options) -> nn.Module:
     """A freshly initialised model of family `name` (see `FAMILIES`)."""
     if name not in FAMILIES:
@@ -58,3 +62,9 @@ def topographic_layers(model: nn.Module, family: str, placement: str = DEFAULT_P
     if not names:
         raise ValueError(f"model has no layers matching the '{placement}' placement of family '{family}'")
     return names
+
+
+def residual_blocks(model: nn.Module) -> list[str]:
+    """Names of the residual blocks of a torchvision ResNet (layer1.0 ... layer4.1 in a ResNet-18), in module
+    order: the layers whose outputs Margalit et al. (2024) measure (TDANN's `LAYER_ORDER`); [] for other models."""
+    return [name for name, _ in model.named_modules() if _RESIDUAL_BLOCK.fullmatch(name)]
