@@ -49,6 +49,17 @@ def test_tiny_imagenet_caps(small):
         from_tiny_imagenet(tiny_imagenet_tar(), out, **CAPS)
 
 
+def test_asking_more_images_than_the_source_holds_is_an_error(tmp_path):
+    """The mirror's Tiny-ImageNet keeps 100 training and 50 validation images per class: asking more must
+    fail, naming the setting and the count, instead of quietly preparing fewer."""
+    for caps, setting in ((dict(classes=2, train_per_class=101), "train_per_class 101"),
+                          (dict(classes=2, val_per_class=51), "val_per_class 51"),
+                          (dict(classes=201), "classes 201")):
+        with pytest.raises(ValueError, match=setting):
+            from_tiny_imagenet(tiny_imagenet_tar(), tmp_path / "out", **caps)
+        assert not (tmp_path / "out").exists()
+
+
 def test_loads_as_image_folder(small):
     from torchvision.datasets.folder import IMG_EXTENSIONS
 

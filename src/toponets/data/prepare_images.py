@@ -195,8 +195,17 @@ def _select(index: Index, classes: int | None, train_per_class: int | None, val_
     for name, value in (("classes", classes), ("train_per_class", train_per_class), ("val_per_class", val_per_class)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1 (or None for all), got {value}")
+    if classes is not None and classes > len(index["train"]):
+        raise ValueError(f"classes {classes} asks more than the source's {len(index['train'])}; lower it, or null for all")
     kept = sorted(index["train"])[:classes]
     caps = {"train": train_per_class, "val": val_per_class}
+    for split, cap in caps.items():
+        fewest = min(kept, key=lambda c: len(index[split][c]))
+        if cap is not None and len(index[split][fewest]) < cap:
+            raise ValueError(
+                f"{split}_per_class {cap} asks more images than the source holds: class {fewest} has "
+                f"{len(index[split][fewest])} {split} images; lower {split}_per_class to at most that, or null for all"
+            )
     return {s: {c: sorted(index[s][c])[: caps[s]] for c in kept} for s in SPLITS}
 
 
